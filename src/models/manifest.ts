@@ -1,0 +1,90 @@
+/**
+ * The model manifest (`models/<name>/model.json`): what the service needs to know about a generator /
+ * discriminator pair (and, optionally, the dataset classifier that judges its samples). Written by the exporter
+ * (`npm run export`), validated here with zod at start-up.
+ */
+import { z } from 'zod';
+
+export const MODEL_NAME_PATTERN = /^[a-z0-9][a-z0-9._-]{0,63}$/;
+
+const tensorName = z.string().min(1).max(128);
+
+const imageSpec = z.strictObject({
+  width: z.number().int().min(1).max(4096),
+  height: z.number().int().min(1).max(4096),
+  channels: z.union([z.literal(1), z.literal(3)]),
+});
+
+const range = z
+  .tuple([z.number(), z.number()])
+  .refine(([lo, hi]) => lo < hi, { message: 'range must be [low, high] with low < high' });
+
+export const manifestSchema = z.strictObject({
+  /** Folder name; also the name clients use. */
+  name: z.string().regex(MODEL_NAME_PATTERN),
+  title: z.string().min(1).max(200),
+  description: z.string().max(2000).optional(),
+  /** e.g. "mnist", "fashion-mnist" */
+  dataset: z.string().min(1).max(64),
+  /** Class names of the dataset, index = class id (used for labels and diagnostics). */
+  classNames: z.array(z.string()).optional(),
+  latentDim: z.number().int().min(1).max(4096),
+  image: imageSpec,
+  generator: z.strictObject({
+    file: z.string().default('generator.onnx'),
+    /** Input holding z, float32 [N, latentDim]. */
+    latentInput: tensorName,
+    /** Input holding class labels for conditional models: int32 or float32 [N] (see labelDtype); null otherwise. */
+    labelInput: tensorName.nullable().default(null),
+    labelDtype: z.enum(['int32', 'int64', 'float32']).default('int32'),
+    output: tensorName,
+    /** Value range of the generator's output, mapped to [0, 255]. */
+    outputRange: range,
+    /** Memory layout of the output tensor. */
+    outputLayout: z.enum(['NHWC', 'NCHW']),
+  }),
+  discriminator: z.strictObject({
+    file: z.string().default('discriminator.onnx'),
+    input: tensorName,
+    labelInput: tensorName.nullable().default(null),
+    labelDtype: z.enum(['int32', 'int64', 'float32']).default('int32'),
+    inputRange: range,
+    inputLayout: z.enum(['NHWC', 'NCHW']),
+    output: tensorName,
+    /** Whether the output is a raw logit (sigmoid applied by the service) or already a probability. */
+    outputKind: z.enum(['logit', 'probability']),
+  }),
+  /** Number of classes for conditional models, null for unconditional ones. */
+  numClasses: z.number().int().min(2).max(1000).nullable(),
+  /** Optional dataset classifier used by diagnostics (penultimate features + class probabilities). */
+  classifier: z
+    .strictObject({
+      file: z.string(),
+      input: tensorName,
+      inputRange: range,
+      inputLayout: z.enum(['NHWC', 'NCHW']),
+      /** Class probabilities (softmax) or logits, float32 [N, numClasses]. */
+      output: tensorName,
+      outputKind: z.enum(['logits', 'probabilities']),
+      /** Penultimate-layer features, float32 [N, featureDim]. */
+      features: tensorName,
+      /** Reference feature statistics of the real test set (JSON with mean, covariance), relative to the folder. */
+      referenceStats: z.string().optional(),
+    })
+    .optional(),
+  provenance: z.strictObject({
+    /** How it was made: the exact command(s). */
+    command: z.string(),
+    trainer: z.string().optional(),
+    architecture: z.string().optional(),
+    epochs: z.number().int().min(0).optional(),
+    /** ISO 8601 */
+    createdAt: z.string(),
+    /** Measured quality figures (e.g. KL to uniform, classifier confidence); free-form numbers and strings. */
+    quality: z.record(z.string(), z.union([z.number(), z.string(), z.null()])).default({}),
+    notes: z.string().optional(),
+  }),
+});
+
+export type Manifest = z.infer<typeof manifestSchema>;
+export type ManifestInput = z.input<typeof manifestSchema>;
