@@ -19,6 +19,19 @@ const range = z
   .tuple([z.number(), z.number()])
   .refine(([lo, hi]) => lo < hi, { message: 'range must be [low, high] with low < high' });
 
+const provenanceSchema = z.strictObject({
+  /** How it was made: the exact command(s). */
+  command: z.string(),
+  trainer: z.string().optional(),
+  architecture: z.string().optional(),
+  epochs: z.number().int().min(0).optional(),
+  /** ISO 8601 */
+  createdAt: z.string(),
+  /** Measured quality figures (e.g. KL to uniform, classifier confidence); free-form numbers and strings. */
+  quality: z.record(z.string(), z.union([z.number(), z.string(), z.null()])).default({}),
+  notes: z.string().optional(),
+});
+
 export const manifestSchema = z.strictObject({
   /** Folder name; also the name clients use. */
   name: z.string().regex(MODEL_NAME_PATTERN),
@@ -56,35 +69,35 @@ export const manifestSchema = z.strictObject({
   }),
   /** Number of classes for conditional models, null for unconditional ones. */
   numClasses: z.number().int().min(2).max(1000).nullable(),
-  /** Optional dataset classifier used by diagnostics (penultimate features + class probabilities). */
-  classifier: z
-    .strictObject({
-      file: z.string(),
-      input: tensorName,
-      inputRange: range,
-      inputLayout: z.enum(['NHWC', 'NCHW']),
-      /** Class probabilities (softmax) or logits, float32 [N, numClasses]. */
-      output: tensorName,
-      outputKind: z.enum(['logits', 'probabilities']),
-      /** Penultimate-layer features, float32 [N, featureDim]. */
-      features: tensorName,
-      /** Reference feature statistics of the real test set (JSON with mean, covariance), relative to the folder. */
-      referenceStats: z.string().optional(),
-    })
-    .optional(),
-  provenance: z.strictObject({
-    /** How it was made: the exact command(s). */
-    command: z.string(),
-    trainer: z.string().optional(),
-    architecture: z.string().optional(),
-    epochs: z.number().int().min(0).optional(),
-    /** ISO 8601 */
-    createdAt: z.string(),
-    /** Measured quality figures (e.g. KL to uniform, classifier confidence); free-form numbers and strings. */
-    quality: z.record(z.string(), z.union([z.number(), z.string(), z.null()])).default({}),
-    notes: z.string().optional(),
-  }),
+  provenance: provenanceSchema,
 });
 
 export type Manifest = z.infer<typeof manifestSchema>;
 export type ManifestInput = z.input<typeof manifestSchema>;
+
+/**
+ * A dataset classifier (`models/<name>/classifier.json` + its ONNX file): the judge of sample quality and mode
+ * coverage for every model trained on the same `dataset`. Outputs class scores and penultimate-layer features.
+ */
+export const classifierManifestSchema = z.strictObject({
+  kind: z.literal('classifier'),
+  name: z.string().regex(MODEL_NAME_PATTERN),
+  dataset: z.string().min(1).max(64),
+  classNames: z.array(z.string()).min(2),
+  image: imageSpec,
+  file: z.string().default('classifier.onnx'),
+  input: tensorName,
+  inputRange: range,
+  inputLayout: z.enum(['NHWC', 'NCHW']),
+  /** Class scores, float32 [N, classNames.length]. */
+  output: tensorName,
+  outputKind: z.enum(['logits', 'probabilities']),
+  /** Penultimate-layer features, float32 [N, featureDim]. */
+  features: tensorName,
+  featureDim: z.number().int().min(1),
+  /** JSON file (relative to the folder) with reference statistics of the real test set's features. */
+  referenceStats: z.string().optional(),
+  provenance: provenanceSchema,
+});
+
+export type ClassifierManifest = z.infer<typeof classifierManifestSchema>;
