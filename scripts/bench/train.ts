@@ -1,0 +1,59 @@
+/**
+ * Training speed per architecture on the wasm backend: ms per GAN step (1 D update + 1 G update) at batch 64.
+ * Run: `npm run bench:train [-- --steps 10 --batch-size 64 --width 64]`.
+ */
+import { parseArgs } from 'node:util';
+import { loadDataset } from '../data/datasets.ts';
+import { initTf, tf } from '../tfjs/backend.ts';
+import { ARCHITECTURES, buildDiscriminator, buildGenerator, DEFAULT_WIDTH } from '../train/models.ts';
+import { GanSampler } from '../train/sampler.ts';
+import { trainStep } from '../train/step.ts';
+
+const { values } = parseArgs({
+  options: {
+    steps: { type: 'string', default: '10' },
+    'batch-size': { type: 'string', default: '64' },
+    width: { type: 'string' },
+    arch: { type: 'string' },
+    conditional: { type: 'boolean', default: false },
+  },
+});
+
+await initTf();
+const steps = Number(values.steps);
+const batchSize = Number(values['batch-size']);
+const data = await loadDataset('mnist', 'train');
+const archs = values.arch ? [values.arch as (typeof ARCHITECTURES)[number]] : ARCHITECTURES;
+console.log(`backend ${tf.getBackend()}, batch ${batchSize}, ${steps} timed steps after 2 warm-up steps`);
+for (const arch of archs) {
+  for (const conditional of values.conditional ? [false, true] : [false]) {
+    const numClasses = conditional ? 10 : null;
+    const width = values.width ? Number(values.width) : DEFAULT_WIDTH[arch];
+    const opts = { arch, latentDim: 100, numClasses, width };
+    const models = {
+      generator: buildGenerator(opts),
+      discriminator: buildDiscriminator(opts),
+      dOptimizer: tf.train.adam(2e-4, 0.5),
+      gOptimizer: tf.train.adam(2e-4, 0.5),
+    };
+    const sampler = new GanSampler(data, batchSize, 100, numClasses, 1);
+    const cfg = {
+      loss: 'non-saturating' as const,
+      labelSmoothing: 0.1,
+      dSteps: 1,
+      latentDim: 100,
+      numClasses,
+    };
+    for (let i = 0; i < 2; i++) trainStep(models, cfg, sampler.stepInputs());
+    const t0 = performance.now();
+    for (let i = 0; i < steps; i++) trainStep(models, cfg, sampler.stepInputs());
+    const ms = (performance.now() - t0) / steps;
+    const params = models.generator.countParams() + models.discriminator.countParams();
+    console.log(
+      `${arch}${conditional ? ' (conditional)' : ''} width ${width}: ${ms.toFixed(0)} ms/step, ` +
+        `${((ms * sampler.stepsPerEpoch) / 60_000).toFixed(1)} min/epoch (${sampler.stepsPerEpoch} steps), ${params} params`,
+    );
+    models.generator.dispose();
+    models.discriminator.dispose();
+  }
+}
