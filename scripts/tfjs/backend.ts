@@ -142,7 +142,7 @@ export function conv2dTransposeViaConv(
     // Interleave the phases (depthToSpace, done as reshape/transpose: wasm's DepthToSpace is ~2× slower).
     const [b, qh, qw] = phases.shape;
     const p6 = tf.reshape(phases, [b, qh, qw, sh, sw, c]);
-    const full = tf.reshape(tf.transpose(p6, [0, 1, 3, 2, 4, 5]), [b, qh * sh, qw * sw, c]);
+    const full = tf.reshape(tf.transpose(p6, [0, 1, 3, 2, 4, 5]), [b, qh * sh, qw * sw, c]) as tf.Tensor4D;
     return tf.slice(full, [0, top, left, 0], [-1, h, w, -1]);
   });
 }
