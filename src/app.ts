@@ -1,0 +1,165 @@
+/**
+ * Builds the Fastify app: plugins, error handling, metrics, routes. Never listens (src/server.ts does), so
+ * tests drive it with `app.inject()`.
+ */
+import cors from '@fastify/cors';
+import multipart from '@fastify/multipart';
+import rateLimit from '@fastify/rate-limit';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import {
+  jsonSchemaTransform,
+  serializerCompiler,
+  validatorCompiler,
+  type ZodTypeProvider,
+} from 'fastify-type-provider-zod';
+import type { Config } from './config.ts';
+import { installErrorHandler, ServiceError } from './errors.ts';
+import { ModelRuntime } from './inference/runtime.ts';
+import { Metrics } from './metrics.ts';
+import { discriminateRoutes } from './routes/discriminate.ts';
+import { generateRoutes } from './routes/generate.ts';
+import { healthRoutes } from './routes/health.ts';
+import { metricsRoutes } from './routes/metrics.ts';
+import { modelRoutes } from './routes/models.ts';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    config: Config;
+    runtime: ModelRuntime;
+    metrics: Metrics;
+    lifecycle: { shuttingDown: boolean };
+  }
+  interface FastifyContextConfig {
+    /** Inference routes: API keys and rate limits apply. */
+    inference?: boolean;
+  }
+}
+
+export const API_VERSION = '0.1.0';
+
+export interface AppDeps {
+  logger?: FastifyServerOptions['logger'];
+  metrics?: Metrics;
+  runtime?: ModelRuntime;
+}
+
+export async function buildApp(config: Config, deps: AppDeps = {}): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger: deps.logger ?? { level: config.GAN_LOG_LEVEL },
+    bodyLimit: config.GAN_BODY_LIMIT_BYTES,
+    // Reject prototype-poisoning keys instead of silently accepting them.
+    onProtoPoisoning: 'error',
+    onConstructorPoisoning: 'error',
+    return503OnClosing: true,
+    ajv: undefined,
+  }).withTypeProvider<ZodTypeProvider>();
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+
+  const metrics = deps.metrics ?? new Metrics();
+  const runtime = deps.runtime ?? new ModelRuntime(config, app.log, metrics);
+  app.decorate('config', config);
+  app.decorate('metrics', metrics);
+  app.decorate('runtime', runtime);
+  app.decorate('lifecycle', { shuttingDown: false });
+  app.addHook('onClose', async () => {
+    await runtime.close();
+  });
+
+  installErrorHandler(app);
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'gan-serve',
+        description:
+          'Serve GAN generators and discriminators from ONNX: sample images from seeds or latents, score images real-vs-fake.',
+        version: API_VERSION,
+      },
+      tags: [
+        { name: 'generate', description: 'Sampling' },
+        { name: 'discriminate', description: 'Real-vs-fake scoring' },
+        { name: 'models', description: 'Served models' },
+        { name: 'health', description: 'Liveness, readiness, metrics' },
+      ],
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+    },
+    transform: jsonSchemaTransform,
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+
+  if (config.GAN_CORS_ORIGINS.length > 0) {
+    const any = config.GAN_CORS_ORIGINS.includes('*');
+    await app.register(cors, {
+      origin: any ? true : config.GAN_CORS_ORIGINS,
+      exposedHeaders: ['x-model', 'x-seeds'],
+    });
+  }
+  if (config.GAN_RATE_LIMIT_PER_MINUTE > 0) {
+    await app.register(rateLimit, {
+      global: false,
+      max: config.GAN_RATE_LIMIT_PER_MINUTE,
+      timeWindow: 60_000,
+      errorResponseBuilder: (_req, ctx) => {
+        const err = new ServiceError(
+          'GAN_ERR_RATE_LIMITED',
+          `rate limit of ${ctx.max} requests per minute exceeded`,
+          undefined,
+          {
+            retryAfter: Math.ceil(ctx.ttl / 1000),
+          },
+        );
+        return err;
+      },
+    });
+    app.addHook('onRoute', (route) => {
+      if (route.config?.inference) route.config = { ...route.config, rateLimit: {} } as typeof route.config;
+    });
+  }
+  await app.register(multipart, {
+    limits: {
+      files: config.GAN_MAX_IMAGES_PER_REQUEST,
+      fileSize: config.GAN_BODY_LIMIT_BYTES,
+      fields: 16,
+      parts: config.GAN_MAX_IMAGES_PER_REQUEST + 16,
+      fieldSize: 64 * 1024,
+    },
+  });
+
+  const keys = new Set(config.GAN_API_KEYS);
+  app.addHook('onRequest', async (request) => {
+    if (app.lifecycle.shuttingDown && request.routeOptions.config.inference) {
+      throw new ServiceError('GAN_ERR_SHUTTING_DOWN', 'the service is shutting down', undefined, {
+        retryAfter: 1,
+      });
+    }
+    if (keys.size === 0 || !request.routeOptions.config.inference) return;
+    const header = request.headers.authorization ?? '';
+    const match = /^Bearer\s+(.+)$/i.exec(header);
+    if (!match || !keys.has(match[1]!.trim())) {
+      throw new ServiceError(
+        'GAN_ERR_UNAUTHORIZED',
+        'missing or unknown API key (Authorization: Bearer <key>)',
+        'authorization',
+      );
+    }
+  });
+
+  app.addHook('onResponse', async (request, reply) => {
+    const route = request.routeOptions.url ?? 'unmatched';
+    const model = String(reply.getHeader('x-model') ?? '');
+    metrics.httpRequests.inc({ route, model, status: String(reply.statusCode) });
+    metrics.httpDuration.observe({ route }, reply.elapsedTime / 1000);
+  });
+
+  await app.register(healthRoutes);
+  await app.register(metricsRoutes);
+  await app.register(modelRoutes);
+  await app.register(generateRoutes);
+  await app.register(discriminateRoutes);
+  return app;
+}

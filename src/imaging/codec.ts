@@ -1,0 +1,100 @@
+/**
+ * Image encoding and decoding with sharp (libvips, on libuv's thread pool: never on the event loop).
+ */
+import sharp, { type Metadata } from 'sharp';
+import { ServiceError } from '../errors.ts';
+
+export interface RawImage {
+  /** uint8 [height, width, channels] */
+  data: Uint8Array;
+  width: number;
+  height: number;
+  channels: number;
+}
+
+/** PNG zlib level: small images compress to about the same size at 6 and 9; 6 is faster. */
+const PNG_COMPRESSION = 6;
+
+/** Encode raw pixels as PNG, upscaled `scale` times with nearest-neighbour (crisp pixels for 28 px digits). */
+export async function encodePng(image: RawImage, scale = 1): Promise<Buffer> {
+  const { data, width, height, channels } = image;
+  if (data.length !== width * height * channels) {
+    throw new RangeError(
+      `expected ${width}x${height}x${channels} = ${width * height * channels} bytes, got ${data.length}`,
+    );
+  }
+  let pipeline = sharp(data, { raw: { width, height, channels: channels as 1 | 3 | 4 } });
+  if (scale > 1) pipeline = pipeline.resize(width * scale, height * scale, { kernel: 'nearest' });
+  if (channels === 1) pipeline = pipeline.toColourspace('b-w');
+  return pipeline.png({ compressionLevel: PNG_COMPRESSION, adaptiveFiltering: false }).toBuffer();
+}
+
+export interface DecodeOptions {
+  width: number;
+  height: number;
+  channels: 1 | 3;
+  /** Largest accepted input, width × height (decompression bombs stop here, before decoding). */
+  maxPixels: number;
+  /** Field name for error messages, e.g. `images[2]`. */
+  field: string;
+}
+
+const SUPPORTED_FORMATS = new Set(['png', 'jpeg', 'webp', 'gif']);
+
+/**
+ * Decode an image (PNG, JPEG, WebP, first frame of a GIF), flatten alpha onto black, convert to the model's
+ * channels and resize to its size.
+ * @returns uint8 [height, width, channels]
+ */
+export async function decodeToModel(input: Buffer | Uint8Array, opts: DecodeOptions): Promise<RawImage> {
+  if (input.length === 0) throw new ServiceError('GAN_ERR_UNDECODABLE_IMAGE', 'empty image', opts.field);
+  let meta: Metadata;
+  try {
+    meta = await sharp(input, { limitInputPixels: false }).metadata();
+  } catch {
+    throw new ServiceError(
+      'GAN_ERR_UNDECODABLE_IMAGE',
+      'not a decodable PNG, JPEG, WebP or GIF image',
+      opts.field,
+    );
+  }
+  if (!meta.format || !SUPPORTED_FORMATS.has(meta.format)) {
+    throw new ServiceError(
+      'GAN_ERR_UNSUPPORTED_MEDIA_TYPE',
+      `image format '${meta.format ?? 'unknown'}' is not supported (png, jpeg, webp, gif)`,
+      opts.field,
+    );
+  }
+  const w = meta.width ?? 0;
+  const h = meta.pageHeight ?? meta.height ?? 0;
+  if (w * h > opts.maxPixels) {
+    throw new ServiceError(
+      'GAN_ERR_PAYLOAD_TOO_LARGE',
+      `image is ${w}x${h} = ${w * h} pixels; the limit is ${opts.maxPixels}`,
+      opts.field,
+    );
+  }
+  try {
+    let pipeline = sharp(input, { limitInputPixels: opts.maxPixels, failOn: 'error', pages: 1 })
+      .flatten({ background: '#000000' })
+      .resize(opts.width, opts.height, { fit: 'fill', kernel: 'lanczos3' });
+    pipeline = opts.channels === 1 ? pipeline.greyscale() : pipeline.toColourspace('srgb');
+    const { data, info } = await pipeline.raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
+    if (info.channels !== opts.channels || info.width !== opts.width || info.height !== opts.height) {
+      throw new Error(`decoded to ${info.width}x${info.height}x${info.channels}`);
+    }
+    return {
+      data: new Uint8Array(data.buffer, data.byteOffset, data.length),
+      width: info.width,
+      height: info.height,
+      channels: info.channels,
+    };
+  } catch (err) {
+    if (err instanceof ServiceError) throw err;
+    throw new ServiceError(
+      'GAN_ERR_UNDECODABLE_IMAGE',
+      `image could not be decoded: ${(err as Error).message.split('\n')[0]}`,
+      opts.field,
+    );
+  }
+}

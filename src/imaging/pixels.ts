@@ -1,0 +1,123 @@
+/**
+ * Pure tensor ↔ pixel conversions, shape-checked. No I/O here: encoding and decoding live in codec.ts.
+ */
+
+/**
+ * Map model outputs to uint8 pixels: clamp to `range`, scale to [0, 255], round half up.
+ * @param data float32 [N, H, W, C] (NHWC) or [N, C, H, W] (NCHW), values nominally in `range`
+ * @returns uint8 [N, H, W, C]
+ */
+export function floatToPixels(
+  data: Float32Array,
+  range: readonly [number, number],
+  layout: 'NHWC' | 'NCHW',
+  height: number,
+  width: number,
+  channels: number,
+): Uint8Array {
+  const perImage = height * width * channels;
+  if (data.length % perImage !== 0) {
+    throw new RangeError(`expected a multiple of ${height}x${width}x${channels} values, got ${data.length}`);
+  }
+  const [lo, hi] = range;
+  const scale = 255 / (hi - lo);
+  const out = new Uint8Array(data.length);
+  const toByte = (v: number) => {
+    const x = (v - lo) * scale;
+    // NaN maps to 0; clamp before rounding so out-of-range values saturate.
+    return x >= 255 ? 255 : x > 0 ? Math.floor(x + 0.5) : 0;
+  };
+  if (layout === 'NHWC' || channels === 1) {
+    for (let i = 0; i < data.length; i++) out[i] = toByte(data[i]!);
+    return out;
+  }
+  const n = data.length / perImage;
+  const plane = height * width;
+  for (let b = 0; b < n; b++) {
+    const base = b * perImage;
+    for (let c = 0; c < channels; c++) {
+      for (let p = 0; p < plane; p++) out[base + p * channels + c] = toByte(data[base + c * plane + p]!);
+    }
+  }
+  return out;
+}
+
+/**
+ * Map uint8 pixels (NHWC) to the model's input range and layout.
+ * @param pixels uint8 [N, H, W, C]
+ * @returns float32 [N, H, W, C] or [N, C, H, W], values in `range`
+ */
+export function pixelsToFloat(
+  pixels: Uint8Array,
+  range: readonly [number, number],
+  layout: 'NHWC' | 'NCHW',
+  height: number,
+  width: number,
+  channels: number,
+): Float32Array {
+  const perImage = height * width * channels;
+  if (pixels.length % perImage !== 0) {
+    throw new RangeError(
+      `expected a multiple of ${height}x${width}x${channels} pixels, got ${pixels.length}`,
+    );
+  }
+  const [lo, hi] = range;
+  const scale = (hi - lo) / 255;
+  const out = new Float32Array(pixels.length);
+  if (layout === 'NHWC' || channels === 1) {
+    for (let i = 0; i < pixels.length; i++) out[i] = lo + pixels[i]! * scale;
+    return out;
+  }
+  const n = pixels.length / perImage;
+  const plane = height * width;
+  for (let b = 0; b < n; b++) {
+    const base = b * perImage;
+    for (let c = 0; c < channels; c++) {
+      for (let p = 0; p < plane; p++)
+        out[base + c * plane + p] = lo + pixels[base + p * channels + c]! * scale;
+    }
+  }
+  return out;
+}
+
+/**
+ * Tile N images into a grid, row-major, with `columns` per row and a `gap` of background pixels between tiles.
+ * @param pixels uint8 [N, H, W, C]
+ * @returns uint8 [rows*H + (rows-1)*gap, columns*W + (columns-1)*gap, C] and its size
+ */
+export function tileGrid(
+  pixels: Uint8Array,
+  count: number,
+  height: number,
+  width: number,
+  channels: number,
+  columns: number,
+  gap = 0,
+  background = 0,
+): { data: Uint8Array; width: number; height: number } {
+  if (pixels.length !== count * height * width * channels) {
+    throw new RangeError(
+      `expected ${count} images of ${height}x${width}x${channels}, got ${pixels.length} bytes`,
+    );
+  }
+  const cols = Math.max(1, Math.min(columns, count));
+  const rows = Math.ceil(count / cols);
+  const gridW = cols * width + (cols - 1) * gap;
+  const gridH = rows * height + (rows - 1) * gap;
+  const data = new Uint8Array(gridW * gridH * channels).fill(background);
+  const rowBytes = width * channels;
+  for (let i = 0; i < count; i++) {
+    const x0 = (i % cols) * (width + gap);
+    const y0 = Math.floor(i / cols) * (height + gap);
+    for (let y = 0; y < height; y++) {
+      const src = (i * height + y) * rowBytes;
+      data.set(pixels.subarray(src, src + rowBytes), ((y0 + y) * gridW + x0) * channels);
+    }
+  }
+  return { data, width: gridW, height: gridH };
+}
+
+/** Columns for a near-square grid of `count` tiles. */
+export function defaultColumns(count: number): number {
+  return Math.max(1, Math.ceil(Math.sqrt(count)));
+}

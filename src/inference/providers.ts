@@ -1,0 +1,56 @@
+/**
+ * Session creation with execution-provider fallback. onnxruntime-node does not fall back by itself: a session
+ * asked for ['cuda', 'cpu'] throws when the CUDA provider cannot load. So each provider is tried alone, in order,
+ * and the reason each one was skipped is kept for the logs and `/v1/models`.
+ */
+import * as ort from 'onnxruntime-node';
+import type { ExecutionProvider } from '../config.ts';
+
+export interface CreatedSession {
+  session: ort.InferenceSession;
+  provider: ExecutionProvider;
+  skipped: Array<{ provider: ExecutionProvider; reason: string }>;
+}
+
+export class SessionLoadError extends Error {
+  override name = 'SessionLoadError';
+  constructor(
+    message: string,
+    readonly skipped: Array<{ provider: ExecutionProvider; reason: string }>,
+  ) {
+    super(message);
+  }
+}
+
+function shortReason(err: unknown): string {
+  const msg = err instanceof Error ? err.message : String(err);
+  return msg.split('\n')[0]!.slice(0, 300);
+}
+
+export async function createSession(
+  file: string | Uint8Array,
+  providers: readonly ExecutionProvider[],
+  intraOpThreads: number,
+): Promise<CreatedSession> {
+  const skipped: CreatedSession['skipped'] = [];
+  for (const provider of providers) {
+    const options: ort.InferenceSession.SessionOptions = {
+      executionProviders: [provider],
+      graphOptimizationLevel: 'all',
+      // One request runs at a time per worker; parallelism comes from intra-op threads and workers.
+      interOpNumThreads: 1,
+      ...(intraOpThreads > 0 ? { intraOpNumThreads: intraOpThreads } : {}),
+    };
+    try {
+      const session =
+        typeof file === 'string'
+          ? await ort.InferenceSession.create(file, options)
+          : await ort.InferenceSession.create(file, options);
+      return { session, provider, skipped };
+    } catch (err) {
+      skipped.push({ provider, reason: shortReason(err) });
+    }
+  }
+  const reasons = skipped.map((s) => `${s.provider}: ${s.reason}`).join('; ');
+  throw new SessionLoadError(`no execution provider could load it (${reasons})`, skipped);
+}

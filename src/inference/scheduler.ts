@@ -1,0 +1,335 @@
+/**
+ * Dynamic batching. Concurrent requests for the same network are queued and run together in one onnxruntime
+ * call, up to the batch limit, waiting at most `batchDelayMs` for more (0 = opportunistic: batches form from what
+ * queued while every worker was busy, like Triton's default). Requests larger than the limit are split. The
+ * queue is bounded per model (503 + Retry-After when full) and a request queued too long gets 504.
+ */
+import { ServiceError } from '../errors.ts';
+import type { Metrics } from '../metrics.ts';
+import type { ImagePostprocess, NetworkKey, TensorData, TensorType } from './protocol.ts';
+import type { PoolWorker, WorkerPool } from './worker-pool.ts';
+
+export interface RowInput {
+  type: TensorType;
+  /** rows × product(rowDims) values, row-major. */
+  data: TensorData;
+  /** The dimensions after the batch axis. */
+  rowDims: number[];
+}
+
+export interface NetworkRequest {
+  key: NetworkKey;
+  model: string;
+  network: string;
+  rows: number;
+  inputs: Record<string, RowInput>;
+  outputs: string[];
+  postprocess?: ImagePostprocess;
+}
+
+export interface OutputTensor {
+  type: TensorType;
+  data: TensorData;
+  dims: number[];
+}
+
+export interface NetworkResult {
+  outputs: Record<string, OutputTensor>;
+  /** uint8 NHWC pixels, when `postprocess` was asked for. */
+  pixels?: Uint8Array;
+}
+
+export interface SchedulerOptions {
+  maxBatch: number;
+  batchDelayMs: number;
+  maxQueue: number;
+  requestTimeoutMs: number;
+}
+
+interface Item {
+  request: NetworkRequest;
+  arrival: number;
+  resolve: (r: NetworkResult) => void;
+  reject: (e: Error) => void;
+  timer: NodeJS.Timeout;
+  settled: boolean;
+}
+
+const rowSize = (dims: readonly number[]) => dims.reduce((a, b) => a * b, 1);
+
+function sliceRows(data: TensorData, from: number, to: number, size: number): TensorData {
+  return data.slice(from * size, to * size);
+}
+
+function concat(type: TensorType, parts: TensorData[], total: number): TensorData {
+  const out =
+    type === 'float32'
+      ? new Float32Array(total)
+      : type === 'int32'
+        ? new Int32Array(total)
+        : new BigInt64Array(total);
+  let offset = 0;
+  for (const p of parts) {
+    (out as { set(a: ArrayLike<number | bigint>, o: number): void }).set(p, offset);
+    offset += p.length;
+  }
+  return out;
+}
+
+export class Scheduler {
+  private readonly queues = new Map<NetworkKey, Item[]>();
+  private readonly queuedPerModel = new Map<string, number>();
+  private readonly keyLimits = new Map<NetworkKey, number>();
+  private delayTimer: NodeJS.Timeout | undefined;
+  private inFlight = 0;
+
+  constructor(
+    private readonly pool: WorkerPool,
+    private readonly options: SchedulerOptions,
+    private readonly metrics: Metrics,
+  ) {
+    pool.on('idle', () => this.pump());
+  }
+
+  /** Cap a network's batch below the global limit (a model whose batch axis is fixed). */
+  limitBatch(key: NetworkKey, max: number) {
+    this.keyLimits.set(key, Math.max(1, Math.min(max, this.options.maxBatch)));
+  }
+
+  batchLimit(key: NetworkKey): number {
+    return this.keyLimits.get(key) ?? this.options.maxBatch;
+  }
+
+  queuedImages(model: string): number {
+    return this.queuedPerModel.get(model) ?? 0;
+  }
+
+  /** Requests queued or running. */
+  get busy(): boolean {
+    return this.inFlight > 0 || [...this.queues.values()].some((q) => q.length > 0);
+  }
+
+  /** Queue a request (split into batch-sized chunks) and resolve with its outputs, rows in order. */
+  async submit(request: NetworkRequest): Promise<NetworkResult> {
+    const queued = this.queuedImages(request.model);
+    if (queued + request.rows > this.options.maxQueue) {
+      throw new ServiceError(
+        'GAN_ERR_OVERLOADED',
+        `model '${request.model}' has ${queued} images queued; the limit is ${this.options.maxQueue}`,
+        undefined,
+        { retryAfter: 1 },
+      );
+    }
+    const limit = this.batchLimit(request.key);
+    const chunks: NetworkRequest[] = [];
+    for (let from = 0; from < request.rows; from += limit) {
+      const to = Math.min(request.rows, from + limit);
+      if (from === 0 && to === request.rows) {
+        chunks.push(request);
+        break;
+      }
+      const inputs: Record<string, RowInput> = {};
+      for (const [name, input] of Object.entries(request.inputs)) {
+        inputs[name] = { ...input, data: sliceRows(input.data, from, to, rowSize(input.rowDims)) };
+      }
+      chunks.push({ ...request, rows: to - from, inputs });
+    }
+    this.inFlight++;
+    try {
+      const results = await Promise.all(chunks.map((c) => this.enqueue(c)));
+      return results.length === 1 ? results[0]! : this.join(results, request);
+    } finally {
+      this.inFlight--;
+    }
+  }
+
+  private join(results: NetworkResult[], request: NetworkRequest): NetworkResult {
+    const outputs: Record<string, OutputTensor> = {};
+    for (const name of request.outputs) {
+      const parts = results.map((r) => r.outputs[name]!);
+      const first = parts[0]!;
+      const total = parts.reduce((n, p) => n + p.data.length, 0);
+      outputs[name] = {
+        type: first.type,
+        data: concat(
+          first.type,
+          parts.map((p) => p.data),
+          total,
+        ),
+        dims: [request.rows, ...first.dims.slice(1)],
+      };
+    }
+    const pixels = results.every((r) => r.pixels) ? Buffer.concat(results.map((r) => r.pixels!)) : undefined;
+    return pixels
+      ? { outputs, pixels: new Uint8Array(pixels.buffer, pixels.byteOffset, pixels.length) }
+      : { outputs };
+  }
+
+  private enqueue(request: NetworkRequest): Promise<NetworkResult> {
+    return new Promise<NetworkResult>((resolve, reject) => {
+      const item: Item = {
+        request,
+        arrival: performance.now(),
+        resolve,
+        reject,
+        settled: false,
+        timer: setTimeout(() => this.expire(item), this.options.requestTimeoutMs),
+      };
+      item.timer.unref();
+      let queue = this.queues.get(request.key);
+      if (!queue) {
+        queue = [];
+        this.queues.set(request.key, queue);
+      }
+      queue.push(item);
+      this.addQueued(request.model, request.rows);
+      this.pump();
+    });
+  }
+
+  private addQueued(model: string, delta: number) {
+    const n = (this.queuedPerModel.get(model) ?? 0) + delta;
+    this.queuedPerModel.set(model, n);
+    this.metrics.queueDepth.set({ model }, n);
+  }
+
+  private expire(item: Item) {
+    const queue = this.queues.get(item.request.key);
+    const at = queue?.indexOf(item) ?? -1;
+    if (at < 0 || item.settled) return;
+    queue!.splice(at, 1);
+    this.addQueued(item.request.model, -item.request.rows);
+    item.settled = true;
+    item.reject(
+      new ServiceError(
+        'GAN_ERR_TIMEOUT',
+        `request waited ${this.options.requestTimeoutMs} ms in the queue for model '${item.request.model}'`,
+      ),
+    );
+  }
+
+  /** The network whose oldest request has waited longest, or none. */
+  private oldestKey(now: number): { key: NetworkKey; wait?: number } | undefined {
+    let best: { key: NetworkKey; arrival: number } | undefined;
+    let earliestDue: number | undefined;
+    for (const [key, queue] of this.queues) {
+      const head = queue[0];
+      if (!head) continue;
+      if (this.options.batchDelayMs > 0) {
+        const rows = queue.reduce((n, it) => n + it.request.rows, 0);
+        const due = head.arrival + this.options.batchDelayMs;
+        if (rows < this.batchLimit(key) && due > now) {
+          earliestDue = earliestDue === undefined ? due : Math.min(earliestDue, due);
+          continue;
+        }
+      }
+      if (!best || head.arrival < best.arrival) best = { key, arrival: head.arrival };
+    }
+    if (best) return { key: best.key };
+    if (earliestDue !== undefined) return { key: '', wait: earliestDue - now };
+    return undefined;
+  }
+
+  private pump() {
+    for (;;) {
+      const worker = this.pool.acquire();
+      if (!worker) return;
+      const next = this.oldestKey(performance.now());
+      if (!next) return;
+      if (next.wait !== undefined) {
+        if (!this.delayTimer) {
+          this.delayTimer = setTimeout(
+            () => {
+              this.delayTimer = undefined;
+              this.pump();
+            },
+            Math.max(0, Math.ceil(next.wait)),
+          );
+        }
+        return;
+      }
+      this.runBatch(worker, next.key);
+    }
+  }
+
+  private runBatch(worker: PoolWorker, key: NetworkKey) {
+    const queue = this.queues.get(key)!;
+    const limit = this.batchLimit(key);
+    const items: Item[] = [];
+    let rows = 0;
+    while (queue.length > 0 && rows + queue[0]!.request.rows <= limit) {
+      const item = queue.shift()!;
+      clearTimeout(item.timer);
+      items.push(item);
+      rows += item.request.rows;
+    }
+    const first = items[0]!.request;
+    this.addQueued(first.model, -rows);
+    const started = performance.now();
+    const labels = { model: first.model, network: first.network };
+    for (const it of items) this.metrics.queueWait.observe(labels, (started - it.arrival) / 1000);
+
+    const feeds: Record<string, { type: TensorType; data: TensorData; dims: number[] }> = {};
+    for (const [name, input] of Object.entries(first.inputs)) {
+      const parts = items.map((it) => it.request.inputs[name]!.data);
+      feeds[name] = {
+        type: input.type,
+        data: items.length === 1 ? parts[0]! : concat(input.type, parts, rows * rowSize(input.rowDims)),
+        dims: [rows, ...input.rowDims],
+      };
+    }
+    const job = {
+      key,
+      feeds,
+      outputs: first.outputs,
+      ...(first.postprocess ? { postprocess: first.postprocess } : {}),
+    };
+    this.pool.run(worker, job).then(
+      (result) => {
+        this.metrics.execCount.inc(labels);
+        this.metrics.inferenceCount.inc(labels, rows);
+        this.metrics.compute.observe(labels, result.computeMs / 1000);
+        let offset = 0;
+        for (const it of items) {
+          const n = it.request.rows;
+          const outputs: Record<string, OutputTensor> = {};
+          for (const [name, t] of Object.entries(result.outputs)) {
+            const size = rowSize(t.dims.slice(1));
+            outputs[name] = {
+              type: t.type,
+              data: items.length === 1 ? t.data : sliceRows(t.data, offset, offset + n, size),
+              dims: [n, ...t.dims.slice(1)],
+            };
+          }
+          const pp = first.postprocess;
+          const pixelsPerRow = pp ? pp.height * pp.width * pp.channels : 0;
+          const pixels = result.pixels
+            ? items.length === 1
+              ? result.pixels
+              : result.pixels.slice(offset * pixelsPerRow, (offset + n) * pixelsPerRow)
+            : undefined;
+          offset += n;
+          it.settled = true;
+          it.resolve(pixels ? { outputs, pixels } : { outputs });
+        }
+      },
+      (err: unknown) => {
+        const error =
+          err instanceof ServiceError
+            ? err
+            : new ServiceError(
+                'GAN_ERR_INFERENCE_FAILED',
+                `inference failed for model '${first.model}'`,
+                undefined,
+                {
+                  cause: err,
+                },
+              );
+        for (const it of items) {
+          it.settled = true;
+          it.reject(error);
+        }
+      },
+    );
+  }
+}

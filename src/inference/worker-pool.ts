@@ -1,0 +1,197 @@
+/**
+ * A fixed set of inference worker threads, each holding every session. A worker that dies is replaced (its
+ * in-flight job fails with GAN_ERR_WORKER_CRASHED) and reloads its sessions before it takes work again.
+ */
+import { EventEmitter } from 'node:events';
+import { Worker } from 'node:worker_threads';
+import type { FastifyBaseLogger } from 'fastify';
+import type { ExecutionProvider } from '../config.ts';
+import { ServiceError } from '../errors.ts';
+import type { FromWorker, SessionInfo, SessionSpec, ToWorker } from './protocol.ts';
+import { transferList } from './protocol.ts';
+
+export type RunJob = Omit<Extract<ToWorker, { type: 'run' }>, 'type' | 'id'>;
+export type RunResult = Omit<Extract<FromWorker, { type: 'result' }>, 'type' | 'id'>;
+
+interface Pending {
+  resolve: (r: RunResult) => void;
+  reject: (e: Error) => void;
+}
+
+export class PoolWorker {
+  ready = false;
+  /** Became ready at least once (a crash later is a crash, not a load failure). */
+  everReady = false;
+  busy = false;
+  readonly pending = new Map<number, Pending>();
+  loaded?: Promise<SessionInfo[]>;
+
+  constructor(
+    readonly index: number,
+    readonly thread: Worker,
+  ) {}
+}
+
+/**
+ * Start a worker thread on worker.js next to this file, or, when running from TypeScript sources (tsx, vitest),
+ * on worker.ts through tsx's loader (workers don't inherit the parent's loader hooks).
+ */
+function startThread(): Worker {
+  const here = import.meta.url;
+  if (!here.endsWith('.ts')) return new Worker(new URL('./worker.js', here));
+  const entry = JSON.stringify(new URL('./worker.ts', here).href);
+  const boot = `import('tsx/esm/api').then((m) => { m.register(); return import(${entry}); }).catch((e) => { console.error(e); process.exit(1); });`;
+  return new Worker(boot, { eval: true });
+}
+
+export interface WorkerPoolOptions {
+  size: number;
+  providers: ExecutionProvider[];
+  intraOpThreads: number;
+  log: FastifyBaseLogger;
+}
+
+export class WorkerPool extends EventEmitter<{
+  idle: [];
+  crash: [index: number];
+  restarted: [index: number];
+}> {
+  readonly workers: PoolWorker[] = [];
+  private specs: SessionSpec[] = [];
+  private nextId = 1;
+  private closing = false;
+  /** Set once start() has loaded every worker; crashes before that fail start() instead of restarting. */
+  private started = false;
+
+  constructor(private readonly options: WorkerPoolOptions) {
+    super();
+  }
+
+  /** Start every worker and load the sessions in each; resolves with the first worker's report. */
+  async start(specs: SessionSpec[]): Promise<SessionInfo[]> {
+    this.specs = specs;
+    for (let i = 0; i < this.options.size; i++) this.workers.push(this.spawn(i));
+    const reports = await Promise.all(this.workers.map((w) => w.loaded!));
+    this.started = true;
+    return reports[0] ?? [];
+  }
+
+  get readyCount(): number {
+    return this.workers.filter((w) => w.ready).length;
+  }
+
+  /** An idle, ready worker, if any. */
+  acquire(): PoolWorker | undefined {
+    return this.workers.find((w) => w.ready && !w.busy);
+  }
+
+  run(worker: PoolWorker, job: RunJob): Promise<RunResult> {
+    const id = this.nextId++;
+    worker.busy = true;
+    return new Promise<RunResult>((resolve, reject) => {
+      worker.pending.set(id, { resolve, reject });
+      const msg: ToWorker = { type: 'run', id, ...job };
+      worker.thread.postMessage(msg, transferList(Object.values(job.feeds)));
+    });
+  }
+
+  private spawn(index: number): PoolWorker {
+    const thread = startThread();
+    const worker = new PoolWorker(index, thread);
+    worker.loaded = new Promise<SessionInfo[]>((resolve, reject) => {
+      const onLoaded = (msg: FromWorker) => {
+        if (msg.type !== 'loaded') return;
+        thread.off('message', onLoaded);
+        worker.ready = true;
+        worker.everReady = true;
+        resolve(msg.sessions);
+        this.emit('idle');
+      };
+      thread.on('message', onLoaded);
+      thread.once('exit', (code) =>
+        reject(new Error(`inference worker ${index} exited with code ${code} while loading`)),
+      );
+    });
+    // A crash during loading is reported by start() or by the restart path; avoid unhandled rejections.
+    worker.loaded.catch(() => {});
+    thread.on('message', (msg: FromWorker) => this.onMessage(worker, msg));
+    thread.on('error', (err) => this.options.log.error({ err, worker: index }, 'inference worker error'));
+    thread.on('exit', (code) => this.onExit(worker, code));
+    const load: ToWorker = {
+      type: 'load',
+      sessions: this.specs,
+      providers: this.options.providers,
+      intraOpThreads: this.options.intraOpThreads,
+    };
+    thread.postMessage(load);
+    return worker;
+  }
+
+  private onMessage(worker: PoolWorker, msg: FromWorker) {
+    if (msg.type !== 'result' && msg.type !== 'error') return;
+    const pending = worker.pending.get(msg.id);
+    if (!pending) return;
+    worker.pending.delete(msg.id);
+    worker.busy = false;
+    if (msg.type === 'result') {
+      const { type: _t, id: _i, ...result } = msg;
+      pending.resolve(result);
+    } else {
+      pending.reject(new Error(msg.message));
+    }
+    this.emit('idle');
+  }
+
+  private onExit(worker: PoolWorker, code: number) {
+    worker.ready = false;
+    for (const p of worker.pending.values()) {
+      p.reject(
+        new ServiceError('GAN_ERR_WORKER_CRASHED', 'the inference worker running this request stopped'),
+      );
+    }
+    worker.pending.clear();
+    if (this.closing || !this.started) return;
+    this.options.log.error({ worker: worker.index, code }, 'inference worker exited; restarting it');
+    this.emit('crash', worker.index);
+    // A worker that died before it was ever ready is failing to load: retry after a pause, not in a tight loop.
+    const delay = worker.everReady ? 0 : 1000;
+    setTimeout(() => {
+      if (this.closing) return;
+      const replacement = this.spawn(worker.index);
+      this.workers[worker.index] = replacement;
+      this.watchRestart(worker.index, replacement);
+    }, delay).unref();
+  }
+
+  private watchRestart(index: number, replacement: PoolWorker) {
+    replacement.loaded!.then(
+      () => {
+        this.options.log.info({ worker: index }, 'inference worker restarted');
+        this.emit('restarted', index);
+      },
+      (err: unknown) => this.options.log.error({ err, worker: index }, 'inference worker failed to restart'),
+    );
+  }
+
+  /** Release every session and stop the threads. */
+  async close(): Promise<void> {
+    this.closing = true;
+    await Promise.all(
+      this.workers.map(async (w) => {
+        if (w.ready) {
+          await new Promise<void>((resolve) => {
+            const timer = setTimeout(resolve, 5000);
+            w.thread.on('message', (msg: FromWorker) => {
+              if (msg.type === 'released') {
+                clearTimeout(timer);
+                resolve();
+              }
+            });
+            w.thread.postMessage({ type: 'release' } satisfies ToWorker);
+          });
+        }
+        await w.thread.terminate();
+      }),
+    );
+  }
+}

@@ -1,0 +1,158 @@
+/**
+ * POST /discriminate: score images real-vs-fake with a model's discriminator. Accepts one raw image body
+ * (image/png, image/jpeg, image/webp, image/gif), multipart/form-data with several files, or JSON
+ * `{images: [<base64>]}`. Results come back in input order.
+ */
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { invalid, ServiceError } from '../errors.ts';
+import { decodeToModel, type RawImage } from '../imaging/codec.ts';
+import type { ServedModel } from '../inference/runtime.ts';
+import { errorResponses, labelSchema, modelNameSchema } from '../schemas/common.ts';
+import { discriminatePixels } from '../services/images.ts';
+import { resolveLabels } from './generate.ts';
+
+export const IMAGE_CONTENT_TYPES = ['image/png', 'image/jpeg', 'image/webp', 'image/gif'] as const;
+
+const querySchema = z.strictObject({
+  model: modelNameSchema.optional(),
+  label: z.coerce
+    .number()
+    .pipe(labelSchema)
+    .optional()
+    .describe('Class label, for discriminators that take one'),
+});
+
+const jsonBodySchema = z.strictObject({
+  model: modelNameSchema.optional(),
+  images: z.array(z.string().min(1).describe('Image file (PNG, JPEG, WebP, GIF), base64')).min(1),
+  labels: z.array(labelSchema).optional(),
+});
+
+const resultSchema = z.object({
+  model: z.string(),
+  results: z.array(
+    z.object({
+      probabilityReal: z.number().describe('D(x): the discriminator’s probability that the image is real'),
+      logit: z.number().describe('The logit of that probability'),
+    }),
+  ),
+});
+
+const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+
+export const discriminateRoutes: FastifyPluginAsyncZod = async (app) => {
+  const config = app.config;
+  app.addContentTypeParser([...IMAGE_CONTENT_TYPES], { parseAs: 'buffer' }, (_req, body, done) =>
+    done(null, body),
+  );
+
+  async function decodeAll(
+    model: ServedModel,
+    files: Array<{ data: Buffer; field: string }>,
+  ): Promise<Uint8Array> {
+    const { width, height, channels } = model.manifest.image;
+    const images: RawImage[] = await Promise.all(
+      files.map((f) =>
+        decodeToModel(f.data, {
+          width,
+          height,
+          channels,
+          maxPixels: config.GAN_MAX_IMAGE_PIXELS,
+          field: f.field,
+        }),
+      ),
+    );
+    const perImage = width * height * channels;
+    const out = new Uint8Array(images.length * perImage);
+    images.forEach((img, i) => {
+      out.set(img.data, i * perImage);
+    });
+    return out;
+  }
+
+  app.post(
+    '/discriminate',
+    {
+      config: { inference: true },
+      schema: {
+        tags: ['discriminate'],
+        summary: 'Score images real-vs-fake',
+        description:
+          'Body: one raw image (image/png, image/jpeg, image/webp, image/gif), multipart/form-data with one or more files, or JSON {"images": [<base64>]}. Images are converted to the model’s channels and size.',
+        querystring: querySchema,
+        response: { 200: resultSchema, ...errorResponses },
+      },
+    },
+    async (request, reply) => {
+      const contentType = (request.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+      const files: Array<{ data: Buffer; field: string }> = [];
+      let modelName = request.query.model;
+      let labels: number[] | undefined;
+      const max = config.GAN_MAX_IMAGES_PER_REQUEST;
+
+      if ((IMAGE_CONTENT_TYPES as readonly string[]).includes(contentType)) {
+        files.push({ data: request.body as Buffer, field: 'body' });
+      } else if (contentType === 'multipart/form-data') {
+        for await (const part of request.parts()) {
+          if (part.type === 'file') {
+            const data = await part.toBuffer();
+            files.push({ data, field: `files[${files.length}]` });
+          }
+        }
+      } else if (contentType === 'application/json') {
+        const parsed = jsonBodySchema.safeParse(request.body);
+        if (!parsed.success) {
+          const issue = parsed.error.issues[0]!;
+          const field = ['body', ...issue.path.map(String)]
+            .join('.')
+            .replace(/\.(\d+)/g, '[$1]')
+            .replace(/^body\./, '');
+          throw invalid(field, `${field}: ${issue.message}`);
+        }
+        if (parsed.data.model !== undefined) {
+          if (modelName !== undefined && modelName !== parsed.data.model) {
+            throw invalid(
+              'model',
+              `model is '${modelName}' in the query but '${parsed.data.model}' in the body`,
+            );
+          }
+          modelName = parsed.data.model;
+        }
+        labels = parsed.data.labels;
+        parsed.data.images.forEach((b64, i) => {
+          const clean = b64.replace(/^data:image\/[a-z]+;base64,/, '');
+          if (!BASE64.test(clean)) throw invalid(`images[${i}]`, `images[${i}] is not base64`);
+          files.push({ data: Buffer.from(clean, 'base64'), field: `images[${i}]` });
+        });
+      } else {
+        throw new ServiceError(
+          'GAN_ERR_UNSUPPORTED_MEDIA_TYPE',
+          `content-type must be one of ${[...IMAGE_CONTENT_TYPES, 'multipart/form-data', 'application/json'].join(', ')}; got '${contentType || 'none'}'`,
+          'content-type',
+        );
+      }
+      if (files.length === 0) throw invalid('images', 'no image in the request');
+      if (files.length > max) {
+        throw new ServiceError(
+          'GAN_ERR_PAYLOAD_TOO_LARGE',
+          `at most ${max} images per request, got ${files.length}`,
+          'images',
+        );
+      }
+      const model = app.runtime.model(modelName);
+      reply.header('x-model', model.name);
+      const wantsLabel = model.manifest.discriminator.labelInput !== null;
+      const resolved = wantsLabel ? resolveLabels(model, files.length, request.query.label, labels) : null;
+      if (!wantsLabel && (request.query.label !== undefined || labels !== undefined)) {
+        throw invalid(
+          request.query.label !== undefined ? 'label' : 'labels',
+          `the discriminator of '${model.name}' takes no label`,
+        );
+      }
+      const pixels = await decodeAll(model, files);
+      const results = await discriminatePixels(app.runtime, model, pixels, resolved);
+      return { model: model.name, results };
+    },
+  );
+};

@@ -1,0 +1,213 @@
+/**
+ * POST /generate: seeds or latents in, PNG (one image, or a grid) or JSON out.
+ */
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { invalid } from '../errors.ts';
+import { encodePng } from '../imaging/codec.ts';
+import { defaultColumns, tileGrid } from '../imaging/pixels.ts';
+import type { ServedModel } from '../inference/runtime.ts';
+import { freshSeeds, seededLatents, seedRange, truncate } from '../latent/sampling.ts';
+import {
+  errorResponses,
+  labelSchema,
+  latentSchema,
+  MAX_COUNT,
+  modelNameSchema,
+  scaleSchema,
+  seedSchema,
+} from '../schemas/common.ts';
+import { generatePixels } from '../services/images.ts';
+import { sendBinary } from './reply.ts';
+
+export const generateBodySchema = z
+  .strictObject({
+    model: modelNameSchema.optional(),
+    count: z.number().int().min(1).max(MAX_COUNT).optional().describe('Number of images (default 1)'),
+    seed: seedSchema.optional().describe('First seed; with count, the seeds are seed, seed+1, … (mod 2^32)'),
+    seeds: z.array(seedSchema).min(1).max(MAX_COUNT).optional().describe('One seed per image; sets count'),
+    latents: z
+      .array(latentSchema)
+      .min(1)
+      .max(MAX_COUNT)
+      .optional()
+      .describe('One latent per image; sets count'),
+    truncation: z
+      .number()
+      .gt(0)
+      .max(1)
+      .default(1)
+      .describe('Truncation ψ in (0, 1]: z ← ψ·z, a lerp toward the prior mean'),
+    label: labelSchema.optional().describe('Class label for every image (conditional models)'),
+    labels: z.array(labelSchema).min(1).max(MAX_COUNT).optional().describe('One class label per image'),
+    format: z.enum(['png', 'json']).default('png'),
+    scale: scaleSchema,
+    columns: z.number().int().min(1).max(MAX_COUNT).optional().describe('Grid columns (default ≈ √count)'),
+    returnLatents: z.boolean().default(false).describe('Include each latent in JSON output'),
+  })
+  .superRefine((b, ctx) => {
+    const sources = (['seed', 'seeds', 'latents'] as const).filter((k) => b[k] !== undefined);
+    if (sources.length > 1) {
+      ctx.addIssue({
+        code: 'custom',
+        path: [sources[1]!],
+        message: `give only one of seed, seeds, latents (got ${sources.join(', ')})`,
+      });
+    }
+    const listed = b.seeds?.length ?? b.latents?.length;
+    if (listed !== undefined && b.count !== undefined && b.count !== listed) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['count'],
+        message: `count is ${b.count} but ${listed} ${b.seeds ? 'seeds' : 'latents'} were given`,
+      });
+    }
+    if (b.label !== undefined && b.labels !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['labels'], message: 'give label or labels, not both' });
+    }
+    const count = listed ?? b.count ?? 1;
+    if (b.labels !== undefined && b.labels.length !== count) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['labels'],
+        message: `expected ${count} labels (one per image), got ${b.labels.length}`,
+      });
+    }
+  });
+
+export type GenerateBody = z.infer<typeof generateBodySchema>;
+
+const imageJsonSchema = z.object({
+  seed: z.number().nullable().describe('The seed of this image; null when a latent was given'),
+  label: z.number().optional(),
+  png: z.string().describe('PNG, base64'),
+  latent: z.array(z.number()).optional(),
+});
+
+export const generateJsonSchema = z.object({
+  model: z.string(),
+  images: z.array(imageJsonSchema),
+});
+
+export interface PreparedLatents {
+  latents: Float32Array;
+  seeds: Array<number | null>;
+  labels: number[] | null;
+  count: number;
+}
+
+/** Check a request's labels against the model: required for conditional models, refused otherwise. */
+export function resolveLabels(
+  model: ServedModel,
+  count: number,
+  label: number | undefined,
+  labels: number[] | undefined,
+): number[] | null {
+  const classes = model.manifest.numClasses;
+  if (classes === null) {
+    if (label !== undefined) throw invalid('label', `model '${model.name}' is not conditional; remove label`);
+    if (labels !== undefined)
+      throw invalid('labels', `model '${model.name}' is not conditional; remove labels`);
+    return null;
+  }
+  if (label === undefined && labels === undefined) {
+    throw invalid('label', `model '${model.name}' is conditional: give label (0..${classes - 1}) or labels`);
+  }
+  const out = labels ?? new Array<number>(count).fill(label!);
+  out.forEach((l, i) => {
+    if (l >= classes) {
+      throw invalid(labels ? `labels[${i}]` : 'label', `label must be in 0..${classes - 1}, got ${l}`);
+    }
+  });
+  return out;
+}
+
+/** Seeds or latents of a request → the generator's latent batch, checked against the model. */
+export function prepareLatents(model: ServedModel, body: GenerateBody): PreparedLatents {
+  const dim = model.manifest.latentDim;
+  let latents: Float32Array;
+  let seeds: Array<number | null>;
+  if (body.latents) {
+    latents = new Float32Array(body.latents.length * dim);
+    body.latents.forEach((z, i) => {
+      if (z.length !== dim)
+        throw invalid(`latents[${i}]`, `expected latent of length ${dim}, got ${z.length}`);
+      latents.set(z, i * dim);
+    });
+    truncate(latents, body.truncation);
+    seeds = body.latents.map(() => null);
+  } else {
+    const count = body.seeds?.length ?? body.count ?? 1;
+    const list = body.seeds ?? (body.seed !== undefined ? seedRange(body.seed, count) : freshSeeds(count));
+    latents = seededLatents(list, dim, body.truncation);
+    seeds = list;
+  }
+  const count = seeds.length;
+  return { latents, seeds, count, labels: resolveLabels(model, count, body.label, body.labels) };
+}
+
+export const generateRoutes: FastifyPluginAsyncZod = async (app) => {
+  app.post(
+    '/generate',
+    {
+      config: { inference: true },
+      schema: {
+        tags: ['generate'],
+        summary: 'Generate images from seeds or latent vectors',
+        description:
+          'Returns image/png (one image for count 1, else a grid) with x-model and x-seeds headers, or JSON with format=json. Seeds map to latents exactly as numpy.random.RandomState(seed).randn(latentDim).',
+        body: generateBodySchema,
+        response: {
+          200: generateJsonSchema.describe('format=json; format=png returns image/png'),
+          ...errorResponses,
+        },
+      },
+    },
+    async (request, reply) => {
+      const body = request.body;
+      const model = app.runtime.model(body.model);
+      reply.header('x-model', model.name);
+      const prepared = prepareLatents(model, body);
+      const pixels = await generatePixels(app.runtime, model, prepared.latents, prepared.labels);
+      const { width, height, channels } = model.manifest.image;
+      const perImage = width * height * channels;
+      const seedHeader = prepared.seeds.every((s) => s !== null) ? prepared.seeds.join(',') : null;
+      if (seedHeader !== null) reply.header('x-seeds', seedHeader);
+
+      if (body.format === 'json') {
+        const dim = model.manifest.latentDim;
+        const images = await Promise.all(
+          prepared.seeds.map(async (seed, i) => {
+            const png = await encodePng(
+              { data: pixels.subarray(i * perImage, (i + 1) * perImage), width, height, channels },
+              body.scale,
+            );
+            return {
+              seed,
+              ...(prepared.labels ? { label: prepared.labels[i]! } : {}),
+              png: png.toString('base64'),
+              ...(body.returnLatents
+                ? { latent: Array.from(prepared.latents.subarray(i * dim, (i + 1) * dim)) }
+                : {}),
+            };
+          }),
+        );
+        return { model: model.name, images };
+      }
+      const grid =
+        prepared.count === 1
+          ? { data: pixels, width, height }
+          : tileGrid(
+              pixels,
+              prepared.count,
+              height,
+              width,
+              channels,
+              body.columns ?? defaultColumns(prepared.count),
+              2,
+            );
+      const png = await encodePng({ ...grid, channels }, body.scale);
+      return sendBinary(reply, 'image/png', png);
+    },
+  );
+};

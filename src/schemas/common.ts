@@ -1,0 +1,57 @@
+/**
+ * Schemas shared by several routes.
+ */
+import { z } from 'zod';
+import { MAX_SEED } from '../latent/random-state.ts';
+import { MODEL_NAME_PATTERN } from '../models/manifest.ts';
+
+export const errorSchema = z
+  .object({
+    error: z.object({
+      code: z.string().describe('Stable machine-readable code, e.g. GAN_ERR_VALIDATION'),
+      message: z.string(),
+      field: z.string().optional().describe('The request field at fault, e.g. latents[2]'),
+    }),
+  })
+  .describe('Error');
+
+export const errorResponses = {
+  400: errorSchema,
+  404: errorSchema,
+  413: errorSchema,
+  415: errorSchema,
+  422: errorSchema,
+  503: errorSchema,
+  504: errorSchema,
+};
+
+export const modelNameSchema = z
+  .string()
+  .regex(MODEL_NAME_PATTERN, 'must be a model name (lowercase letters, digits, ".", "_", "-")')
+  .describe('Model name (see GET /v1/models); the default model when absent');
+
+export const seedSchema = z
+  .number()
+  .int()
+  .min(0)
+  .max(MAX_SEED)
+  .describe('uint32 seed: NumPy RandomState(seed).randn');
+
+export const labelSchema = z.number().int().min(0).max(999).describe('Class label for conditional models');
+
+/** Bounded latent values: big enough for any sensible latent, small enough to keep outputs finite. */
+export const MAX_LATENT_ABS = 1000;
+export const latentSchema = z
+  .array(z.number().min(-MAX_LATENT_ABS).max(MAX_LATENT_ABS))
+  .min(1)
+  .max(4096)
+  .describe('One latent vector of latentDim finite numbers');
+
+export const MAX_COUNT = 256;
+export const scaleSchema = z
+  .number()
+  .int()
+  .min(1)
+  .max(16)
+  .default(1)
+  .describe('Nearest-neighbour upscaling factor');

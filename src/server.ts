@@ -1,0 +1,86 @@
+/**
+ * The service's entry point: the only file that reads process.env, listens, sets server timeouts and installs
+ * graceful shutdown. `node dist/server.js` (or `npm start`).
+ */
+import { buildApp } from './app.ts';
+import { ConfigError, loadConfig } from './config.ts';
+import { StartupError } from './inference/runtime.ts';
+
+function fail(message: string): never {
+  process.stderr.write(`gan-serve: ${message}\n`);
+  process.exit(1);
+}
+
+async function main() {
+  let config: ReturnType<typeof loadConfig>;
+  try {
+    config = loadConfig(process.env);
+  } catch (err) {
+    if (err instanceof ConfigError) fail(err.message);
+    throw err;
+  }
+  const app = await buildApp(config);
+  try {
+    await app.runtime.scan();
+  } catch (err) {
+    if (err instanceof StartupError) fail(`cannot start:\n${err.message}`);
+    throw err;
+  }
+
+  // Slow or stalled clients are cut off by Node's own timers, without holding an inference worker.
+  app.server.requestTimeout = config.GAN_HTTP_REQUEST_TIMEOUT_MS;
+  app.server.headersTimeout = Math.min(config.GAN_HTTP_REQUEST_TIMEOUT_MS || 60_000, 60_000);
+  app.server.keepAliveTimeout = config.GAN_KEEP_ALIVE_TIMEOUT_MS;
+
+  let stopping = false;
+  const shutdown = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    app.lifecycle.shuttingDown = true;
+    app.log.info({ signal }, 'shutting down: readiness is now 503, finishing accepted requests');
+    const timer = setTimeout(() => {
+      app.log.error(
+        `requests still running after GAN_SHUTDOWN_TIMEOUT_MS=${config.GAN_SHUTDOWN_TIMEOUT_MS}; exiting`,
+      );
+      process.exit(1);
+    }, config.GAN_SHUTDOWN_TIMEOUT_MS);
+    timer.unref();
+    try {
+      // Stops accepting connections, waits for in-flight requests, then runs onClose (releases workers/sessions).
+      await app.close();
+      app.log.info('shut down cleanly');
+      process.exit(0);
+    } catch (err) {
+      app.log.error({ err }, 'error during shutdown');
+      process.exit(1);
+    }
+  };
+  process.once('SIGTERM', () => void shutdown('SIGTERM'));
+  process.once('SIGINT', () => void shutdown('SIGINT'));
+
+  await app.listen({ host: config.GAN_HOST, port: config.GAN_PORT });
+  try {
+    await app.runtime.start();
+  } catch (err) {
+    if (err instanceof StartupError) {
+      await app.close().catch(() => {});
+      fail(`cannot start:\n${err.message}`);
+    }
+    throw err;
+  }
+  for (const m of app.runtime.models.values()) {
+    for (const network of ['generator', 'discriminator'] as const) {
+      const provider = m[network].provider;
+      if (provider)
+        app.metrics.modelInfo.set({ model: m.name, network, provider }, m.status === 'ready' ? 1 : 0);
+    }
+  }
+  app.log.info(
+    { models: [...app.runtime.models.keys()], default: app.runtime.defaultModel },
+    `ready on http://${config.GAN_HOST}:${config.GAN_PORT}`,
+  );
+}
+
+main().catch((err: unknown) => {
+  fail(err instanceof Error ? (err.stack ?? err.message) : String(err));
+});

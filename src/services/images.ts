@@ -1,0 +1,106 @@
+/**
+ * Running the generator and discriminator of a served model on already-validated inputs. Used by every route
+ * that makes or scores images (/generate, /discriminate, /interpolate, diagnostics, v2 infer).
+ */
+
+import { pixelsToFloat } from '../imaging/pixels.ts';
+import type { ModelRuntime, ServedModel } from '../inference/runtime.ts';
+import { labelRowDims, makeLabelTensor, networkKey } from '../inference/runtime.ts';
+import type { NetworkRequest } from '../inference/scheduler.ts';
+
+const sigmoid = (x: number) => 1 / (1 + Math.exp(-x));
+const logit = (p: number) => Math.log(p / (1 - p));
+
+/**
+ * @param latents float32 [count, latentDim]
+ * @param labels class ids, one per image, for conditional models (else null)
+ * @returns uint8 [count, H, W, C]
+ */
+export async function generatePixels(
+  runtime: ModelRuntime,
+  model: ServedModel,
+  latents: Float32Array,
+  labels: readonly number[] | null,
+): Promise<Uint8Array> {
+  const m = model.manifest;
+  const g = m.generator;
+  const count = latents.length / m.latentDim;
+  const inputs: NetworkRequest['inputs'] = {
+    [g.latentInput]: { type: 'float32', data: latents, rowDims: [m.latentDim] },
+  };
+  if (g.labelInput) {
+    inputs[g.labelInput] = {
+      type: g.labelDtype,
+      data: makeLabelTensor(labels ?? new Array<number>(count).fill(0), g.labelDtype),
+      rowDims: labelRowDims(model.generator.info, g.labelInput),
+    };
+  }
+  const result = await runtime.run({
+    key: networkKey(model.name, 'generator'),
+    model: model.name,
+    network: 'generator',
+    rows: count,
+    inputs,
+    outputs: [g.output],
+    postprocess: {
+      kind: 'image-uint8',
+      output: g.output,
+      range: g.outputRange,
+      layout: g.outputLayout,
+      height: m.image.height,
+      width: m.image.width,
+      channels: m.image.channels,
+    },
+  });
+  return result.pixels!;
+}
+
+export interface Verdict {
+  probabilityReal: number;
+  logit: number;
+}
+
+/**
+ * Score images with the discriminator.
+ * @param pixels uint8 [count, H, W, C] at the model's size and channels
+ */
+export async function discriminatePixels(
+  runtime: ModelRuntime,
+  model: ServedModel,
+  pixels: Uint8Array,
+  labels: readonly number[] | null,
+): Promise<Verdict[]> {
+  const m = model.manifest;
+  const d = m.discriminator;
+  const { width, height, channels } = m.image;
+  const count = pixels.length / (width * height * channels);
+  const data = pixelsToFloat(pixels, d.inputRange, d.inputLayout, height, width, channels);
+  const inputs: NetworkRequest['inputs'] = {
+    [d.input]: {
+      type: 'float32',
+      data,
+      rowDims: d.inputLayout === 'NHWC' ? [height, width, channels] : [channels, height, width],
+    },
+  };
+  if (d.labelInput) {
+    inputs[d.labelInput] = {
+      type: d.labelDtype,
+      data: makeLabelTensor(labels ?? new Array<number>(count).fill(0), d.labelDtype),
+      rowDims: labelRowDims(model.discriminator.info, d.labelInput),
+    };
+  }
+  const result = await runtime.run({
+    key: networkKey(model.name, 'discriminator'),
+    model: model.name,
+    network: 'discriminator',
+    rows: count,
+    inputs,
+    outputs: [d.output],
+  });
+  const out = result.outputs[d.output]!.data as Float32Array;
+  return Array.from(out, (v) =>
+    d.outputKind === 'logit'
+      ? { probabilityReal: sigmoid(v), logit: v }
+      : { probabilityReal: v, logit: logit(v) },
+  );
+}
