@@ -100,7 +100,10 @@ export class GraphBuilder {
   private readonly initializers: onnxProto.onnx.ITensorProto[] = [];
   private readonly inputs: onnxProto.onnx.IValueInfoProto[] = [];
   private readonly outputs: onnxProto.onnx.IValueInfoProto[] = [];
+  /** Names of values that exist (inputs, initializers, node outputs). */
   private readonly names = new Set<string>();
+  /** Names handed out by `fresh`, not necessarily used yet. */
+  private readonly issued = new Set<string>();
   private readonly counters = new Map<string, number>();
 
   constructor(
@@ -108,15 +111,15 @@ export class GraphBuilder {
     readonly opset: number = DEFAULT_OPSET,
   ) {}
 
-  /** A name not used yet in this graph, from `prefix`. */
+  /** A name not used or handed out yet in this graph, from `prefix` (pass it on to `initializer`, `op`, …). */
   fresh(prefix: string): string {
     let n = this.counters.get(prefix) ?? 0;
     let name: string;
     do {
       name = `${prefix}_${n++}`;
-    } while (this.names.has(name));
+    } while (this.names.has(name) || this.issued.has(name));
     this.counters.set(prefix, n);
-    this.names.add(name);
+    this.issued.add(name);
     return name;
   }
 
@@ -153,7 +156,7 @@ export class GraphBuilder {
         `initializer ${name ?? ''} of shape [${dims}] needs ${size} values, got ${data.length}`,
       );
     }
-    const tensorName = name === undefined ? this.fresh('const') : this.claim(name);
+    const tensorName = this.claim(name ?? this.fresh('const'));
     this.initializers.push({
       name: tensorName,
       dims: [...dims],
@@ -182,7 +185,7 @@ export class GraphBuilder {
     const spec = options.outputs ?? 1;
     const outputs =
       typeof spec === 'number'
-        ? Array.from({ length: spec }, () => this.fresh(opType.toLowerCase()))
+        ? Array.from({ length: spec }, () => this.claim(this.fresh(opType.toLowerCase())))
         : spec.map((n) => this.claim(n));
     this.nodes.push({
       opType,
