@@ -1,0 +1,82 @@
+/**
+ * Proves the Docker image's runtime stage without a Docker engine: replays it into a temp folder (only what the
+ * Dockerfile copies, its `npm ci --omit=dev`), starts its CMD as its USER with its ENV, waits for /readyz, generates
+ * an image, runs its HEALTHCHECK, then stops it with SIGTERM as `docker stop` would.
+ *
+ *   npx tsx scripts/docker/runtime-check.ts [--keep]     (--keep leaves the replayed image folder for a look)
+ *
+ * It needs a model in models/; test/scripts/docker/runtime-stage.test.ts does the same with a fixture model.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import {
+  freePort,
+  modelFolders,
+  pngDimensions,
+  type RunningImage,
+  replayStage,
+  runHealthcheck,
+  startImage,
+  stopImage,
+  waitForStatus,
+} from './replay.ts';
+
+const READY_TIMEOUT_MS = 180_000;
+/** GAN_SHUTDOWN_TIMEOUT_MS's default plus slack: what `docker stop -t 35` would allow. */
+const STOP_GRACE_MS = 35_000;
+
+async function main(): Promise<void> {
+  const keep = process.argv.includes('--keep');
+  const root = resolve(import.meta.dirname, '../..');
+  const workDir = await mkdtemp(join(tmpdir(), 'gan-runtime-check-'));
+  let running: RunningImage | null = null;
+  try {
+    const image = await replayStage({ root, workDir, log: (m) => console.log(m) });
+    const modelsDir = image.env.GAN_MODELS_DIR ?? join(image.appDir, 'models');
+    const models = await modelFolders(modelsDir);
+    if (models.length === 0) {
+      throw new Error(`the image's models/ holds no model (${modelsDir}): the service would refuse to start`);
+    }
+    console.log(`models in the image: ${models.join(', ')}`);
+    const port = await freePort();
+    running = await startImage(image, port);
+    await waitForStatus(running, '/readyz', READY_TIMEOUT_MS);
+    console.log('/readyz: 200');
+
+    const res = await fetch(`${running.baseUrl}/generate`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ seed: 42 }),
+    });
+    const body = Buffer.from(await res.arrayBuffer());
+    if (res.status !== 200) {
+      throw new Error(`POST /generate: HTTP ${res.status}: ${body.toString().slice(0, 500)}`);
+    }
+    const { width, height } = pngDimensions(body);
+    console.log(
+      `POST /generate {"seed":42}: ${res.headers.get('content-type')}, ${width}×${height}, ${body.length} B`,
+    );
+
+    const health = await runHealthcheck(image, port);
+    if (health !== 0) throw new Error(`HEALTHCHECK exited ${health}`);
+    console.log('HEALTHCHECK: exit 0');
+
+    const stopped = await stopImage(running, STOP_GRACE_MS);
+    running = null;
+    if (stopped.code !== 0) {
+      throw new Error(`after SIGTERM the server exited ${stopped.code ?? stopped.signal}`);
+    }
+    console.log('SIGTERM: exit 0');
+    console.log('runtime stage OK');
+  } finally {
+    if (running) await stopImage(running, 5_000);
+    if (keep) console.log(`kept ${workDir}`);
+    else await rm(workDir, { recursive: true, force: true });
+  }
+}
+
+main().catch((err: unknown) => {
+  console.error(err instanceof Error ? err.message : err);
+  process.exitCode = 1;
+});
