@@ -84,3 +84,12 @@ export class GanSampler {
     return { realBatch: () => this.realBatch(), noise: (n) => this.noise(n) };
   }
 }
+
+/**
+ * Makes `Math.random` a seeded NumPy-compatible generator. tfjs draws the seeds of its random ops (weight
+ * initialisers, dropout masks) from Math.random, so this is what makes `--seed` repeat a run exactly.
+ */
+export function seedMathRandom(seed: number): void {
+  const rng = new RandomState(seed >>> 0);
+  Math.random = () => rng.random();
+}

@@ -1,0 +1,79 @@
+/**
+ * Trainer checkpoints: `<dir>/{generator,discriminator}/{model.json,weights.bin}` (tfjs layers format, via the file
+ * IO handler), both Adam states (`optimizer-{d,g}.json` + `.bin`) and `state.json` (epochs done, step), written last
+ * so that a checkpoint with a state.json is complete.
+ */
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import type * as tfTypes from '@tensorflow/tfjs';
+import { tf } from '../tfjs/backend.ts';
+import { fileLoadHandler, fileSaveHandler } from '../tfjs/io.ts';
+
+export type TrainState = { epoch: number; step: number; savedAt: string };
+
+async function saveOptimizer(opt: tfTypes.Optimizer, file: string): Promise<void> {
+  const named = await opt.getWeights();
+  const { data, specs } = await tf.io.encodeWeights(named);
+  const buffer = Array.isArray(data) ? tf.io.CompositeArrayBuffer.join(data) : data;
+  await writeFile(`${file}.bin`, new Uint8Array(buffer));
+  await writeFile(
+    `${file}.json`,
+    JSON.stringify({ className: opt.getClassName(), config: opt.getConfig(), specs }),
+  );
+}
+
+async function loadOptimizer(opt: tfTypes.Optimizer, file: string): Promise<void> {
+  const meta = JSON.parse(await readFile(`${file}.json`, 'utf8')) as {
+    specs: tfTypes.io.WeightsManifestEntry[];
+  };
+  const bytes = await readFile(`${file}.bin`);
+  const map = tf.io.decodeWeights(
+    bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength),
+    meta.specs,
+  );
+  // Adam matches its slots to variables by position: keep the saved order.
+  await opt.setWeights(meta.specs.map((s) => ({ name: s.name, tensor: map[s.name]! })));
+}
+
+export async function saveCheckpoint(
+  dir: string,
+  models: {
+    generator: tfTypes.LayersModel;
+    discriminator: tfTypes.LayersModel;
+    dOptimizer: tfTypes.Optimizer;
+    gOptimizer: tfTypes.Optimizer;
+  },
+  state: Omit<TrainState, 'savedAt'>,
+): Promise<void> {
+  await rm(path.join(dir, 'state.json'), { force: true });
+  await mkdir(dir, { recursive: true });
+  await models.generator.save(fileSaveHandler(path.join(dir, 'generator')));
+  await models.discriminator.save(fileSaveHandler(path.join(dir, 'discriminator')));
+  await saveOptimizer(models.dOptimizer, path.join(dir, 'optimizer-d'));
+  await saveOptimizer(models.gOptimizer, path.join(dir, 'optimizer-g'));
+  const full: TrainState = { ...state, savedAt: new Date().toISOString() };
+  await writeFile(path.join(dir, 'state.json'), `${JSON.stringify(full, null, 2)}\n`);
+}
+
+/** Reads `state.json`, or null when the folder holds no complete checkpoint. */
+export async function readState(dir: string): Promise<TrainState | null> {
+  try {
+    return JSON.parse(await readFile(path.join(dir, 'state.json'), 'utf8')) as TrainState;
+  } catch {
+    return null;
+  }
+}
+
+export async function loadCheckpoint(
+  dir: string,
+  dOptimizer: tfTypes.Optimizer,
+  gOptimizer: tfTypes.Optimizer,
+): Promise<{ generator: tfTypes.LayersModel; discriminator: tfTypes.LayersModel; state: TrainState }> {
+  const state = await readState(dir);
+  if (!state) throw new Error(`${dir}: expected a complete checkpoint (state.json), found none`);
+  const generator = await tf.loadLayersModel(fileLoadHandler(path.join(dir, 'generator')));
+  const discriminator = await tf.loadLayersModel(fileLoadHandler(path.join(dir, 'discriminator')));
+  await loadOptimizer(dOptimizer, path.join(dir, 'optimizer-d'));
+  await loadOptimizer(gOptimizer, path.join(dir, 'optimizer-g'));
+  return { generator, discriminator, state };
+}
