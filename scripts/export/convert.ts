@@ -37,6 +37,8 @@ export interface ConvertOptions {
   convTranspose?: 'native' | 'depthToSpace';
   /** ONNX element type of label (Embedding-only) inputs. */
   labelDtype?: 'int32' | 'int64';
+  /** ONNX names for the model's outputs, in order (default: tfjs `outputNames`). */
+  outputNames?: readonly string[];
   /** Extra graph outputs: ONNX name → tfjs layer name whose (first) output it exposes. */
   extraOutputs?: Readonly<Record<string, string>>;
 }
@@ -59,7 +61,9 @@ export interface ConvertedModel {
   layers: string[];
 }
 
-export const DEFAULT_CONVERT_OPTIONS: Required<Omit<ConvertOptions, 'graphName' | 'extraOutputs'>> = {
+export const DEFAULT_CONVERT_OPTIONS: Required<
+  Omit<ConvertOptions, 'graphName' | 'extraOutputs' | 'outputNames'>
+> = {
   foldBatchNorm: true,
   layout: 'lazy',
   convTranspose: 'native',
@@ -73,7 +77,7 @@ type LayerNode = Layer['inboundNodes'][number];
 /** What a layer converter sees. */
 export interface LayerContext {
   readonly g: GraphBuilder;
-  readonly options: Required<Omit<ConvertOptions, 'graphName' | 'extraOutputs'>>;
+  readonly options: Required<Omit<ConvertOptions, 'graphName' | 'extraOutputs' | 'outputNames'>>;
   readonly layer: Layer;
   readonly className: string;
   /** The layer's config from `getConfig()` (the only trustworthy source of alpha/epsilon/padding). */
@@ -278,7 +282,7 @@ export function convertLayersModel(model: tfTypes.LayersModel, options: ConvertO
     outputs.push({ name, dtype, shape, role: 'data' });
   };
   model.outputs.forEach((t, i) => {
-    declareOutput(model.outputNames[i] ?? `output_${i}`, t);
+    declareOutput(options.outputNames?.[i] ?? model.outputNames[i] ?? `output_${i}`, t);
   });
   for (const { onnxName, tensor } of extraTensors) declareOutput(onnxName, tensor);
 
