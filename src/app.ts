@@ -57,6 +57,8 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
   }).withTypeProvider<ZodTypeProvider>();
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
+  // Bodies are JSON, images or multipart; anything else is a 415, not a string handed to a JSON schema.
+  app.removeContentTypeParser('text/plain');
 
   const metrics = deps.metrics ?? new Metrics();
   const runtime = deps.runtime ?? new ModelRuntime(config, app.log, metrics);

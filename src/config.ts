@@ -37,6 +37,11 @@ export const configSchema = z.object({
     .default(['cuda', 'cpu']),
   /** Inference worker threads; each holds its own sessions. */
   GAN_WORKERS: int(1, 64).default(1),
+  /**
+   * thread: workers are threads, tensors move without copies. process: workers are child processes, so a native
+   * crash or OOM kill in onnxruntime takes down only that worker (tensors are copied through IPC).
+   */
+  GAN_WORKER_ISOLATION: z.enum(['thread', 'process']).default('thread'),
   /** onnxruntime intra-op threads per session; 0 lets onnxruntime choose. */
   GAN_INTRA_OP_THREADS: int(0, 256).default(Math.max(1, cores)),
   GAN_MAX_BATCH: int(1, 4096).default(64),

@@ -86,12 +86,16 @@ function toServiceError(err: unknown): ServiceError {
       const params = first?.params as { issue?: { path?: PropertyKey[]; message?: string } } | undefined;
       const path = params?.issue?.path ?? [];
       const context = (err as { validationContext?: string }).validationContext;
-      const field =
-        fieldPath(path) || (first?.instancePath ?? '').replace(/^\//, '').replaceAll('/', '.') || context;
+      const fromInstance = (first?.instancePath ?? '')
+        .split('/')
+        .filter((seg) => seg !== '')
+        .map((seg) => (/^\d+$/.test(seg) ? Number(seg) : seg));
+      const field = fieldPath(path.length > 0 ? path : fromInstance) || context;
       const message = params?.issue?.message ?? first?.message ?? 'invalid request';
+      const named = field !== undefined && field !== context;
       return new ServiceError(
         'GAN_ERR_VALIDATION',
-        `${field ? `${field}: ` : ''}${message}`,
+        `${named ? `${field}: ` : ''}${message}`,
         field || undefined,
       );
     }

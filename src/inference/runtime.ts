@@ -144,6 +144,7 @@ export class ModelRuntime {
       size: this.config.GAN_WORKERS,
       providers: this.config.GAN_EXECUTION_PROVIDERS,
       intraOpThreads: this.config.GAN_INTRA_OP_THREADS,
+      isolation: this.config.GAN_WORKER_ISOLATION,
       log: this.log,
     });
     this.pool = pool;

@@ -1,14 +1,14 @@
 /**
- * A fixed set of inference worker threads, each holding every session. A worker that dies is replaced (its
+ * A fixed set of inference workers (threads or processes, see worker-handle.ts), each holding every session. A worker that dies is replaced (its
  * in-flight job fails with GAN_ERR_WORKER_CRASHED) and reloads its sessions before it takes work again.
  */
 import { EventEmitter } from 'node:events';
-import { Worker } from 'node:worker_threads';
 import type { FastifyBaseLogger } from 'fastify';
 import type { ExecutionProvider } from '../config.ts';
 import { ServiceError } from '../errors.ts';
 import type { FromWorker, SessionInfo, SessionSpec, ToWorker } from './protocol.ts';
 import { transferList } from './protocol.ts';
+import { type Isolation, WorkerHandle } from './worker-handle.ts';
 
 export type RunJob = Omit<Extract<ToWorker, { type: 'run' }>, 'type' | 'id'>;
 export type RunResult = Omit<Extract<FromWorker, { type: 'result' }>, 'type' | 'id'>;
@@ -28,26 +28,15 @@ export class PoolWorker {
 
   constructor(
     readonly index: number,
-    readonly thread: Worker,
+    readonly handle: WorkerHandle,
   ) {}
-}
-
-/**
- * Start a worker thread on worker.js next to this file, or, when running from TypeScript sources (tsx, vitest),
- * on worker.ts through tsx's loader (workers don't inherit the parent's loader hooks).
- */
-function startThread(): Worker {
-  const here = import.meta.url;
-  if (!here.endsWith('.ts')) return new Worker(new URL('./worker.js', here));
-  const entry = JSON.stringify(new URL('./worker.ts', here).href);
-  const boot = `import('tsx/esm/api').then((m) => { m.register(); return import(${entry}); }).catch((e) => { console.error(e); process.exit(1); });`;
-  return new Worker(boot, { eval: true });
 }
 
 export interface WorkerPoolOptions {
   size: number;
   providers: ExecutionProvider[];
   intraOpThreads: number;
+  isolation: Isolation;
   log: FastifyBaseLogger;
 }
 
@@ -91,12 +80,12 @@ export class WorkerPool extends EventEmitter<{
     return new Promise<RunResult>((resolve, reject) => {
       worker.pending.set(id, { resolve, reject });
       const msg: ToWorker = { type: 'run', id, ...job };
-      worker.thread.postMessage(msg, transferList(Object.values(job.feeds)));
+      worker.handle.post(msg, transferList(Object.values(job.feeds)));
     });
   }
 
   private spawn(index: number): PoolWorker {
-    const thread = startThread();
+    const thread = new WorkerHandle(this.options.isolation);
     const worker = new PoolWorker(index, thread);
     worker.loaded = new Promise<SessionInfo[]>((resolve, reject) => {
       const onLoaded = (msg: FromWorker) => {
@@ -123,7 +112,7 @@ export class WorkerPool extends EventEmitter<{
       providers: this.options.providers,
       intraOpThreads: this.options.intraOpThreads,
     };
-    thread.postMessage(load);
+    thread.post(load);
     return worker;
   }
 
@@ -142,7 +131,7 @@ export class WorkerPool extends EventEmitter<{
     this.emit('idle');
   }
 
-  private onExit(worker: PoolWorker, code: number) {
+  private onExit(worker: PoolWorker, code: number | null) {
     worker.ready = false;
     for (const p of worker.pending.values()) {
       p.reject(
@@ -181,16 +170,16 @@ export class WorkerPool extends EventEmitter<{
         if (w.ready) {
           await new Promise<void>((resolve) => {
             const timer = setTimeout(resolve, 5000);
-            w.thread.on('message', (msg: FromWorker) => {
+            w.handle.on('message', (msg: FromWorker) => {
               if (msg.type === 'released') {
                 clearTimeout(timer);
                 resolve();
               }
             });
-            w.thread.postMessage({ type: 'release' } satisfies ToWorker);
+            w.handle.post({ type: 'release' } satisfies ToWorker);
           });
         }
-        await w.thread.terminate();
+        await w.handle.stop();
       }),
     );
   }

@@ -1,6 +1,7 @@
 /**
- * Inference worker thread: owns onnxruntime sessions and runs them, so a long `session.run` (a synchronous native
- * call) never blocks the HTTP event loop. Started by worker-pool.ts; speaks protocol.ts.
+ * Inference worker (a thread, or a child process with GAN_WORKER_ISOLATION=process): owns onnxruntime sessions and
+ * runs them, so a long `session.run` (a synchronous native call) never blocks the HTTP event loop. Started by
+ * worker-handle.ts; speaks protocol.ts.
  */
 import { parentPort } from 'node:worker_threads';
 import * as ort from 'onnxruntime-node';
@@ -9,8 +10,15 @@ import type { FromWorker, SessionInfo, ToWorker, ValueInfo, WireTensor } from '.
 import { transferList } from './protocol.ts';
 import { createSession } from './providers.ts';
 
-if (!parentPort) throw new Error('worker.ts must run as a worker thread');
-const port = parentPort;
+/** The channel to the pool: a worker thread's port, or a forked process's IPC channel. */
+const port = parentPort ?? {
+  on: (event: 'message', listener: (msg: ToWorker) => void) => process.on(event, listener),
+  postMessage: (message: FromWorker) => process.send?.(message),
+};
+if (!parentPort && !process.send)
+  throw new Error('worker.ts must run as a worker thread or a forked process');
+// A process worker whose server went away must not linger.
+if (!parentPort) process.on('disconnect', () => process.exit(0));
 // Providers that fail to load are reported by the service itself; keep onnxruntime's native log quiet.
 ort.env.logLevel = 'fatal';
 const sessions = new Map<string, ort.InferenceSession>();
@@ -34,7 +42,8 @@ function toWire(t: ort.Tensor): WireTensor {
 }
 
 function post(message: FromWorker, transfer: ArrayBuffer[] = []) {
-  port.postMessage(message, transfer);
+  if (parentPort) parentPort.postMessage(message, transfer);
+  else port.postMessage(message);
 }
 
 port.on('message', async (msg: ToWorker) => {

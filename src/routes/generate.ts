@@ -168,6 +168,8 @@ export const generateRoutes: FastifyPluginAsyncZod = async (app) => {
       const model = app.runtime.model(body.model);
       reply.header('x-model', model.name);
       const prepared = prepareLatents(model, body);
+      // Inputs are transferred to the inference worker (their buffers detach), so keep a copy to return.
+      const latents = body.returnLatents ? prepared.latents.slice() : prepared.latents;
       const pixels = await generatePixels(app.runtime, model, prepared.latents, prepared.labels);
       const { width, height, channels } = model.manifest.image;
       const perImage = width * height * channels;
@@ -186,9 +188,7 @@ export const generateRoutes: FastifyPluginAsyncZod = async (app) => {
               seed,
               ...(prepared.labels ? { label: prepared.labels[i]! } : {}),
               png: png.toString('base64'),
-              ...(body.returnLatents
-                ? { latent: Array.from(prepared.latents.subarray(i * dim, (i + 1) * dim)) }
-                : {}),
+              ...(body.returnLatents ? { latent: Array.from(latents.subarray(i * dim, (i + 1) * dim)) } : {}),
             };
           }),
         );

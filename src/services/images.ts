@@ -12,7 +12,7 @@ const sigmoid = (x: number) => 1 / (1 + Math.exp(-x));
 const logit = (p: number) => Math.log(p / (1 - p));
 
 /**
- * @param latents float32 [count, latentDim]
+ * @param latents float32 [count, latentDim]; transferred to the inference worker (the buffer detaches)
  * @param labels class ids, one per image, for conditional models (else null)
  * @returns uint8 [count, H, W, C]
  */

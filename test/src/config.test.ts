@@ -1,0 +1,46 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from '../../src/config.ts';
+
+describe('loadConfig', () => {
+  it('has defaults for every setting', () => {
+    const c = loadConfig({});
+    expect(c.GAN_PORT).toBe(8080);
+    expect(c.GAN_MODELS_DIR).toBe('./models');
+    expect(c.GAN_EXECUTION_PROVIDERS).toEqual(['cuda', 'cpu']);
+    expect(c.GAN_MAX_BATCH).toBe(64);
+    expect(c.GAN_BATCH_DELAY_MS).toBe(0);
+    expect(c.GAN_SHUTDOWN_TIMEOUT_MS).toBe(30_000);
+    expect(c.GAN_API_KEYS).toEqual([]);
+  });
+
+  it('parses lists, numbers and booleans', () => {
+    const c = loadConfig({
+      GAN_EXECUTION_PROVIDERS: 'webgpu, cpu',
+      GAN_PORT: '9000',
+      GAN_SKIP_BROKEN_MODELS: 'true',
+      GAN_API_KEYS: 'a,b',
+      PATH: '/usr/bin',
+    });
+    expect(c.GAN_EXECUTION_PROVIDERS).toEqual(['webgpu', 'cpu']);
+    expect(c.GAN_PORT).toBe(9000);
+    expect(c.GAN_SKIP_BROKEN_MODELS).toBe(true);
+    expect(c.GAN_API_KEYS).toEqual(['a', 'b']);
+  });
+
+  it.each([
+    [{ GAN_PORT: 'eighty' }, /GAN_PORT/],
+    [{ GAN_PORT: '70000' }, /GAN_PORT/],
+    [{ GAN_EXECUTION_PROVIDERS: 'tpu' }, /GAN_EXECUTION_PROVIDERS/],
+    [{ GAN_EXECUTION_PROVIDERS: ' , ' }, /GAN_EXECUTION_PROVIDERS/],
+    [{ GAN_MAX_BATCH: '0' }, /GAN_MAX_BATCH/],
+    [{ GAN_SKIP_BROKEN_MODELS: 'maybe' }, /GAN_SKIP_BROKEN_MODELS/],
+    [
+      { GAN_MAX_QUEUE: '8', GAN_MAX_BATCH: '64' },
+      /GAN_MAX_QUEUE \(8\) must be at least GAN_MAX_BATCH \(64\)/,
+    ],
+    [{ GAN_MAX_BACTH: '8' }, /unknown setting: GAN_MAX_BACTH/],
+  ])('rejects %o naming the variable', (env, message) => {
+    expect(() => loadConfig(env)).toThrow(ConfigError);
+    expect(() => loadConfig(env)).toThrow(message);
+  });
+});

@@ -1,0 +1,59 @@
+import { describe, expect, it } from 'vitest';
+import { defaultColumns, floatToPixels, pixelsToFloat, tileGrid } from '../../../src/imaging/pixels.ts';
+
+describe('floatToPixels', () => {
+  it('maps [-1, 1] to [0, 255] with clamp and round', () => {
+    const out = floatToPixels(
+      Float32Array.from([-1, 1, 0, -5, 5, Number.NaN, 0.001, -0.999]),
+      [-1, 1],
+      'NHWC',
+      2,
+      2,
+      2,
+    );
+    expect(Array.from(out)).toEqual([0, 255, 128, 0, 255, 0, 128, 0]);
+  });
+
+  it('maps [0, 1] ranges and converts NCHW to NHWC', () => {
+    // one 1x2 image with 3 channels, NCHW: R plane [0, 1], G plane [0.5, 0.5], B plane [1, 0]
+    const out = floatToPixels(Float32Array.from([0, 1, 0.5, 0.5, 1, 0]), [0, 1], 'NCHW', 1, 2, 3);
+    expect(Array.from(out)).toEqual([0, 128, 255, 255, 128, 0]);
+  });
+
+  it('rejects a wrong length', () => {
+    expect(() => floatToPixels(new Float32Array(5), [-1, 1], 'NHWC', 2, 2, 1)).toThrow(/multiple of 2x2x1/);
+  });
+});
+
+describe('pixelsToFloat', () => {
+  it('inverts floatToPixels within one quantisation step', () => {
+    const px = Uint8Array.from([0, 64, 128, 255]);
+    const f = pixelsToFloat(px, [-1, 1], 'NHWC', 2, 2, 1);
+    expect(f[0]).toBe(-1);
+    expect(f[3]).toBe(1);
+    expect(Array.from(floatToPixels(f, [-1, 1], 'NHWC', 2, 2, 1))).toEqual(Array.from(px));
+  });
+
+  it('writes NCHW planes', () => {
+    const f = pixelsToFloat(Uint8Array.from([0, 255, 0, 255, 0, 0]), [0, 1], 'NCHW', 1, 2, 3);
+    expect(Array.from(f)).toEqual([0, 1, 1, 0, 0, 0]);
+  });
+});
+
+describe('tileGrid', () => {
+  it('places tiles row-major with gaps', () => {
+    const images = Uint8Array.from([1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3]); // three 2x2 grey tiles
+    const grid = tileGrid(images, 3, 2, 2, 1, 2, 1, 9);
+    expect(grid.width).toBe(5);
+    expect(grid.height).toBe(5);
+    expect(Array.from(grid.data)).toEqual([
+      1, 1, 9, 2, 2, 1, 1, 9, 2, 2, 9, 9, 9, 9, 9, 3, 3, 9, 9, 9, 3, 3, 9, 9, 9,
+    ]);
+  });
+
+  it('chooses near-square columns', () => {
+    expect(defaultColumns(1)).toBe(1);
+    expect(defaultColumns(16)).toBe(4);
+    expect(defaultColumns(17)).toBe(5);
+  });
+});

@@ -1,0 +1,133 @@
+/**
+ * The inference path under concurrency, through the real app: batching gives the same bytes, the event loop stays
+ * free while a long run computes, overload and timeouts answer fast, a killed worker is replaced.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { json, startTestApp, type TestApp } from '../../helpers/app.ts';
+
+const apps: TestApp[] = [];
+afterEach(async () => {
+  for (const a of apps.splice(0)) await a.close();
+});
+
+async function start(options: Parameters<typeof startTestApp>[0]) {
+  const t = await startTestApp(options);
+  apps.push(t);
+  return t;
+}
+
+const generate = (t: TestApp, body: unknown) =>
+  t.app.inject({ method: 'POST', url: '/generate', ...json(body) });
+
+async function counter(t: TestApp, name: string, labels: string): Promise<number> {
+  const text = (await t.app.inject('/metrics')).body;
+  const line = text.split('\n').find((l) => l.startsWith(`${name}{${labels}}`));
+  return line ? Number(line.split(' ').pop()) : 0;
+}
+
+describe('dynamic batching', () => {
+  it('coalesces concurrent requests into one run with byte-identical results', async () => {
+    const t = await start({ models: [{}], config: { GAN_MAX_BATCH: '16', GAN_BATCH_DELAY_MS: '2000' } });
+    const labels = 'model="tiny",network="generator"';
+    const before = await counter(t, 'gan_inference_exec_count_total', labels);
+    const seeds = Array.from({ length: 16 }, (_, i) => 100 + i);
+    const concurrent = await Promise.all(seeds.map((seed) => generate(t, { seed })));
+    const execs = (await counter(t, 'gan_inference_exec_count_total', labels)) - before;
+    expect(execs).toBeLessThan(16);
+    const rows = await counter(t, 'gan_inference_count_total', labels);
+    expect(rows).toBeGreaterThanOrEqual(16);
+
+    const alone = await start({ models: [{}], config: { GAN_MAX_BATCH: '1' } });
+    for (const [i, seed] of seeds.entries()) {
+      const single = await generate(alone, { seed });
+      expect(single.rawPayload.equals(concurrent[i]!.rawPayload)).toBe(true);
+    }
+  });
+
+  it('answers /healthz while a long generation is still computing', async () => {
+    const t = await start({ models: [{ hidden: 16384 }], config: { GAN_MAX_BATCH: '256' } });
+    const order: string[] = [];
+    const long = generate(t, { seed: 1, count: 256, format: 'json' }).then((r) => {
+      order.push('generate');
+      return r;
+    });
+    // Let the request reach the worker, then ask for health.
+    await new Promise((resolve) => setImmediate(resolve));
+    const health = await t.app.inject('/healthz').then((r) => {
+      order.push('healthz');
+      return r;
+    });
+    expect(health.statusCode).toBe(200);
+    expect((await long).statusCode).toBe(200);
+    expect(order).toEqual(['healthz', 'generate']);
+  });
+});
+
+describe('overload, timeouts and worker faults', () => {
+  it('refuses work beyond the queue limit with 503 and Retry-After, and serves the rest', async () => {
+    const t = await start({
+      models: [{ hidden: 16384 }],
+      config: { GAN_MAX_BATCH: '64', GAN_MAX_QUEUE: '64' },
+    });
+    const results = await Promise.all(
+      Array.from({ length: 6 }, (_, i) => generate(t, { seed: i, count: 64 })),
+    );
+    const codes = results.map((r) => r.statusCode);
+    expect(codes).toContain(200);
+    expect(codes).toContain(503);
+    const refused = results.find((r) => r.statusCode === 503)!;
+    expect(refused.headers['retry-after']).toBe('1');
+    expect(refused.json().error.code).toBe('GAN_ERR_OVERLOADED');
+    // Recovers once the load is gone.
+    expect((await generate(t, { seed: 1 })).statusCode).toBe(200);
+  });
+
+  it('answers 504 to a request that waited too long in the queue', async () => {
+    const t = await start({
+      models: [{ hidden: 16384 }],
+      config: { GAN_MAX_BATCH: '256', GAN_REQUEST_TIMEOUT_MS: '50' },
+    });
+    const long = generate(t, { seed: 1, count: 256 });
+    await new Promise((resolve) => setImmediate(resolve));
+    const waiting = await generate(t, { seed: 2 });
+    expect(waiting.statusCode).toBe(504);
+    expect(waiting.json().error.code).toBe('GAN_ERR_TIMEOUT');
+    expect((await long).statusCode).toBe(200);
+  });
+
+  it('with process isolation, fails in-flight work with a coded 5xx when a worker is killed, restarts it, serves again', async () => {
+    const t = await start({
+      models: [{ hidden: 16384 }],
+      config: { GAN_MAX_BATCH: '256', GAN_WORKER_ISOLATION: 'process' },
+    });
+    const pool = t.app.runtime.workerPool!;
+    const restarted = new Promise<void>((resolve) => pool.once('restarted', () => resolve()));
+    const killed = new Promise<void>((resolve) => pool.once('crash', () => resolve()));
+    const inFlight = generate(t, { seed: 1, count: 256 });
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(pool.workers[0]!.busy).toBe(true);
+    process.kill(pool.workers[0]!.handle.pid!, 'SIGKILL');
+    const res = await inFlight;
+    expect(res.statusCode).toBe(500);
+    expect(res.json().error.code).toBe('GAN_ERR_WORKER_CRASHED');
+    expect(res.body).not.toMatch(/\/work|node_modules|at .*\.ts/);
+    await killed;
+    if (pool.readyCount === 0) expect((await t.app.inject('/readyz')).statusCode).toBe(503);
+    await restarted;
+    expect((await t.app.inject('/readyz')).statusCode).toBe(200);
+    expect((await generate(t, { seed: 1 })).statusCode).toBe(200);
+  });
+
+  it('with thread isolation, replaces a worker thread that stopped and reports the gap in /readyz', async () => {
+    const t = await start({ models: [{}] });
+    const pool = t.app.runtime.workerPool!;
+    const restarted = new Promise<void>((resolve) => pool.once('restarted', () => resolve()));
+    await pool.workers[0]!.handle.stop();
+    const during = await t.app.inject('/readyz');
+    expect(during.statusCode).toBe(503);
+    expect(during.json()).toMatchObject({ status: 'degraded', workers: { ready: 0, total: 1 } });
+    await restarted;
+    expect((await t.app.inject('/readyz')).statusCode).toBe(200);
+    expect((await generate(t, { seed: 1 })).statusCode).toBe(200);
+  });
+});

@@ -1,0 +1,93 @@
+import { rm, truncate, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import Fastify from 'fastify';
+import { afterEach, describe, expect, it } from 'vitest';
+import { testConfig } from '../../../src/config.ts';
+import { ModelRuntime, StartupError } from '../../../src/inference/runtime.ts';
+import { Metrics } from '../../../src/metrics.ts';
+import { writeFixtureModel } from '../../fixtures/models.ts';
+import { tempDir } from '../../helpers/app.ts';
+
+const log = Fastify({ logger: false }).log;
+const cleanup: Array<() => Promise<void>> = [];
+afterEach(async () => {
+  for (const c of cleanup.splice(0)) await c();
+});
+
+async function runtimeFor(dir: string, overrides: Parameters<typeof testConfig>[0] = {}) {
+  const rt = new ModelRuntime(
+    testConfig({ GAN_MODELS_DIR: dir, GAN_INTRA_OP_THREADS: '1', ...overrides }),
+    log,
+    new Metrics(),
+  );
+  cleanup.push(() => rt.close());
+  return rt;
+}
+
+async function dirWith(...models: Parameters<typeof writeFixtureModel>[1][]) {
+  const dir = await tempDir();
+  cleanup.push(() => rm(dir, { recursive: true, force: true }));
+  for (const m of models) await writeFixtureModel(dir, m);
+  return dir;
+}
+
+describe('ModelRuntime start-up', () => {
+  it('loads, checks and warms every model, falling back from cuda to cpu and saying why', async () => {
+    const rt = await runtimeFor(await dirWith({}, { conditional: true }), {
+      GAN_EXECUTION_PROVIDERS: 'cuda,cpu',
+    });
+    await rt.scan();
+    await rt.start();
+    expect(rt.ready).toBe(true);
+    expect(rt.defaultModel).toBe('tiny');
+    const m = rt.models.get('tiny')!;
+    expect(m.status).toBe('ready');
+    expect(m.generator.provider).toBe('cpu');
+    expect(m.generator.skipped[0]!.provider).toBe('cuda');
+    expect(m.generator.skipped[0]!.reason.length).toBeGreaterThan(0);
+  });
+
+  it('honours GAN_DEFAULT_MODEL and rejects an unknown one', async () => {
+    const dir = await dirWith({}, { conditional: true });
+    const rt = await runtimeFor(dir, { GAN_DEFAULT_MODEL: 'tiny-conditional' });
+    await rt.scan();
+    expect(rt.defaultModel).toBe('tiny-conditional');
+    const bad = await runtimeFor(dir, { GAN_DEFAULT_MODEL: 'nope' });
+    await expect(bad.scan()).rejects.toThrow(/GAN_DEFAULT_MODEL is 'nope'/);
+  });
+
+  it('stops start-up naming the manifest and the latent mismatch', async () => {
+    const rt = await runtimeFor(await dirWith({ name: 'x', latentDim: 100, mismatchLatentDim: 64 }));
+    await rt.scan();
+    const err = await rt.start().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(StartupError);
+    expect((err as Error).message).toMatch(/x\/model\.json: latentDim is 100 but generator input 'z' has 64/);
+  });
+
+  it('stops start-up naming a corrupted ONNX file', async () => {
+    const dir = await dirWith({});
+    await truncate(join(dir, 'tiny', 'generator.onnx'), 100);
+    const rt = await runtimeFor(dir);
+    await rt.scan();
+    await expect(rt.start()).rejects.toThrow(
+      /tiny\/generator\.onnx: no execution provider could load it \(cpu: /,
+    );
+  });
+
+  it('with GAN_SKIP_BROKEN_MODELS starts without the broken model and reports it failed', async () => {
+    const dir = await dirWith({}, { name: 'broken' });
+    await writeFile(join(dir, 'broken', 'discriminator.onnx'), 'garbage');
+    const rt = await runtimeFor(dir, { GAN_SKIP_BROKEN_MODELS: 'true' });
+    await rt.scan();
+    await rt.start();
+    expect(rt.models.get('broken')!.status).toBe('failed');
+    expect(rt.models.get('tiny')!.status).toBe('ready');
+    expect(rt.defaultModel).toBe('tiny');
+    expect(() => rt.model('broken')).toThrow(/unavailable/);
+  });
+
+  it('refuses to start with no models', async () => {
+    const rt = await runtimeFor(await dirWith());
+    await expect(rt.scan()).rejects.toThrow(/no models found/);
+  });
+});

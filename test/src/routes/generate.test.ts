@@ -1,0 +1,174 @@
+import sharp from 'sharp';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { latentForSeed } from '../../../src/latent/random-state.ts';
+import { json, PNG_SIGNATURE, startTestApp, type TestApp } from '../../helpers/app.ts';
+
+let t: TestApp;
+beforeAll(async () => {
+  t = await startTestApp();
+});
+afterAll(async () => {
+  await t.close();
+});
+
+const generate = (body: unknown) => t.app.inject({ method: 'POST', url: '/generate', ...json(body) });
+
+async function size(png: Buffer) {
+  const m = await sharp(png).metadata();
+  return [m.width, m.height, m.channels];
+}
+
+describe('POST /generate', () => {
+  it('returns one PNG for a seed, with model and seed headers', async () => {
+    const res = await generate({ seed: 42 });
+    expect(res.statusCode).toBe(200);
+    expect(res.headers['content-type']).toBe('image/png');
+    expect(res.headers['x-model']).toBe('tiny');
+    expect(res.headers['x-seeds']).toBe('42');
+    expect(res.rawPayload.subarray(0, 8).equals(PNG_SIGNATURE)).toBe(true);
+    expect(await size(res.rawPayload)).toEqual([28, 28, 1]);
+  });
+
+  it('gives byte-identical PNGs for the same seed and different ones for another', async () => {
+    const a = await generate({ seed: 7 });
+    const b = await generate({ seed: 7 });
+    const c = await generate({ seed: 8 });
+    expect(a.rawPayload.equals(b.rawPayload)).toBe(true);
+    expect(a.rawPayload.equals(c.rawPayload)).toBe(false);
+  });
+
+  it('maps a seed to NumPy RandomState(seed).randn(latentDim): the same latent gives the same image', async () => {
+    const bySeed = await generate({ seed: 42 });
+    const byLatent = await generate({ latents: [Array.from(latentForSeed(42, 16))] });
+    expect(byLatent.statusCode).toBe(200);
+    expect(byLatent.headers['x-seeds']).toBeUndefined();
+    expect(byLatent.rawPayload.equals(bySeed.rawPayload)).toBe(true);
+  });
+
+  it('applies truncation as z ← ψ·z', async () => {
+    const truncated = await generate({ seed: 3, truncation: 0.5 });
+    const scaled = await generate({ latents: [Array.from(latentForSeed(3, 16), (v) => v * 0.5)] });
+    expect(truncated.rawPayload.equals(scaled.rawPayload)).toBe(true);
+    expect(truncated.rawPayload.equals((await generate({ seed: 3 })).rawPayload)).toBe(false);
+  });
+
+  it('tiles several images into a grid with columns, and upscales', async () => {
+    const res = await generate({ seed: 1, count: 6, columns: 3, scale: 2 });
+    expect(res.headers['x-seeds']).toBe('1,2,3,4,5,6');
+    // 3 columns × 2 rows of 28 px tiles with 2 px gaps, then ×2
+    expect(await size(res.rawPayload)).toEqual([(3 * 28 + 2 * 2) * 2, (2 * 28 + 2) * 2, 1]);
+    const single = await generate({ seed: 1, scale: 4 });
+    expect(await size(single.rawPayload)).toEqual([112, 112, 1]);
+  });
+
+  it('draws fresh seeds when none are given and reports them so the image can be reproduced', async () => {
+    const res = await generate({});
+    const seed = Number(res.headers['x-seeds']);
+    expect(Number.isInteger(seed)).toBe(true);
+    expect((await generate({ seed })).rawPayload.equals(res.rawPayload)).toBe(true);
+  });
+
+  it('returns JSON with one PNG per seed, and latents on request', async () => {
+    const res = await generate({ seeds: [5, 9], format: 'json', returnLatents: true });
+    expect(res.statusCode).toBe(200);
+    const body = res.json<{
+      model: string;
+      images: Array<{ seed: number; png: string; latent: number[] }>;
+    }>();
+    expect(body.model).toBe('tiny');
+    expect(body.images.map((i) => i.seed)).toEqual([5, 9]);
+    const png = Buffer.from(body.images[1]!.png, 'base64');
+    expect(png.equals((await generate({ seed: 9 })).rawPayload)).toBe(true);
+    expect(body.images[0]!.latent).toEqual(Array.from(latentForSeed(5, 16)));
+  });
+
+  it('generates a requested class with a conditional model', async () => {
+    const three = await generate({ model: 'tiny-conditional', seed: 4, label: 3 });
+    const seven = await generate({ model: 'tiny-conditional', seed: 4, label: 7 });
+    expect(three.statusCode).toBe(200);
+    expect(three.rawPayload.equals(seven.rawPayload)).toBe(false);
+    const perImage = await generate({
+      model: 'tiny-conditional',
+      seeds: [4, 4],
+      labels: [3, 7],
+      format: 'json',
+    });
+    const images = perImage.json<{ images: Array<{ png: string; label: number }> }>().images;
+    expect(images.map((i) => i.label)).toEqual([3, 7]);
+    expect(Buffer.from(images[0]!.png, 'base64').equals(three.rawPayload)).toBe(true);
+  });
+
+  it('splits a request larger than the batch limit and keeps the order', async () => {
+    const res = await generate({ seed: 10, count: 256, format: 'json' });
+    const images = res.json<{ images: Array<{ seed: number; png: string }> }>().images;
+    expect(images).toHaveLength(256);
+    expect(images[200]!.seed).toBe(210);
+    expect(Buffer.from(images[200]!.png, 'base64').equals((await generate({ seed: 210 })).rawPayload)).toBe(
+      true,
+    );
+  });
+});
+
+describe('POST /generate rejects bad input with a 4xx naming the field', () => {
+  const long = new Array(16).fill(0);
+  it.each([
+    ['count 0', { count: 0 }, 400, 'count'],
+    ['count 257', { count: 257 }, 400, 'count'],
+    ['fractional count', { count: 1.5 }, 400, 'count'],
+    ['negative seed', { seed: -1 }, 400, 'seed'],
+    ['fractional seed', { seed: 1.5 }, 400, 'seed'],
+    ['seed over uint32', { seed: 2 ** 32 }, 400, 'seed'],
+    ['string seed', { seed: '42' }, 400, 'seed'],
+    ['seed and latents', { seed: 1, latents: [long] }, 400, 'latents'],
+    ['seeds and a different count', { seeds: [1, 2], count: 3 }, 400, 'count'],
+    ['latent of the wrong length', { latents: [[1, 2, 3]] }, 400, 'latents[0]'],
+    ['huge latent value', { latents: [[1e308, ...long.slice(1)]] }, 400, 'latents[0][0]'],
+    ['nested latent', { latents: [[[1], ...long.slice(1)]] }, 400, 'latents[0][0]'],
+    ['ragged latents', { latents: [long, [1]] }, 400, 'latents[1]'],
+    ['truncation 0', { truncation: 0 }, 400, 'truncation'],
+    ['truncation 1.5', { truncation: 1.5 }, 400, 'truncation'],
+    ['scale 17', { scale: 17 }, 400, 'scale'],
+    ['unknown format', { format: 'gif' }, 400, 'format'],
+    ['unknown field', { seed: 1, colour: 'red' }, 400, ''],
+    ['unknown model', { model: 'nope' }, 404, 'model'],
+    ['path in model name', { model: '../../etc/passwd' }, 400, 'model'],
+    ['label on an unconditional model', { label: 1 }, 400, 'label'],
+    ['conditional model without label', { model: 'tiny-conditional' }, 400, 'label'],
+    ['label out of range', { model: 'tiny-conditional', labels: [1, 10], count: 2 }, 400, 'labels[1]'],
+    ['labels of the wrong length', { model: 'tiny-conditional', labels: [1], count: 2 }, 400, 'labels'],
+    ['an array body', [1, 2], 400, ''],
+  ])('%s', async (_name, body, status, field) => {
+    const res = await generate(body);
+    expect(res.statusCode).toBe(status);
+    const err = res.json<{ error: { code: string; message: string; field?: string } }>().error;
+    expect(err.code).toMatch(/^GAN_ERR_/);
+    expect(err.message.length).toBeGreaterThan(0);
+    if (field) expect(err.field).toBe(field);
+  });
+
+  it('rejects malformed JSON, an empty body and a wrong content type', async () => {
+    const bad = await t.app.inject({
+      method: 'POST',
+      url: '/generate',
+      headers: { 'content-type': 'application/json' },
+      payload: '{"seed":',
+    });
+    expect(bad.statusCode).toBe(400);
+    expect(bad.json().error.code).toBe('GAN_ERR_VALIDATION');
+    const empty = await t.app.inject({
+      method: 'POST',
+      url: '/generate',
+      headers: { 'content-type': 'application/json' },
+      payload: '',
+    });
+    expect(empty.statusCode).toBe(400);
+    const text = await t.app.inject({
+      method: 'POST',
+      url: '/generate',
+      headers: { 'content-type': 'text/plain' },
+      payload: 'seed=1',
+    });
+    expect(text.statusCode).toBe(415);
+    expect(text.json().error.code).toBe('GAN_ERR_UNSUPPORTED_MEDIA_TYPE');
+  });
+});
