@@ -34,6 +34,10 @@ declare module 'fastify' {
   interface FastifyContextConfig {
     /** Inference routes: API keys and rate limits apply. */
     inference?: boolean;
+    /** Binary content types the 200 response may have besides its JSON form (documented in OpenAPI). */
+    binaryResponse?: string[];
+    /** Request body content types for routes that parse their body themselves (documented in OpenAPI). */
+    requestContent?: Record<string, unknown>;
   }
 }
 
@@ -44,6 +48,29 @@ export interface AppDeps {
   metrics?: Metrics;
   runtime?: ModelRuntime;
 }
+
+/**
+ * jsonSchemaTransform, plus what zod schemas can't say: binary alternatives (image/png, …) for 200 responses, and
+ * the content types of bodies a route parses itself.
+ */
+const documentBinaryResponses: typeof jsonSchemaTransform = (args) => {
+  const out = jsonSchemaTransform(args);
+  const config = args.route.config as
+    | { binaryResponse?: string[]; requestContent?: Record<string, unknown> }
+    | undefined;
+  const binary = config?.binaryResponse;
+  if (config?.requestContent) {
+    (out.schema as Record<string, unknown>).body = { content: config.requestContent };
+  }
+  const response = out.schema.response as Record<string, unknown> | undefined;
+  if (binary && response?.['200']) {
+    const json = response['200'] as { description?: string };
+    const content: Record<string, unknown> = { 'application/json': { schema: json } };
+    for (const type of binary) content[type] = { schema: { type: 'string', format: 'binary' } };
+    response['200'] = { description: json.description ?? 'OK', content };
+  }
+  return out;
+};
 
 export async function buildApp(config: Config, deps: AppDeps = {}): Promise<FastifyInstance> {
   const app = Fastify({
@@ -89,7 +116,7 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
       ],
       components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
     },
-    transform: jsonSchemaTransform,
+    transform: documentBinaryResponses,
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());

@@ -74,7 +74,21 @@ export const discriminateRoutes: FastifyPluginAsyncZod = async (app) => {
   app.post(
     '/discriminate',
     {
-      config: { inference: true },
+      config: {
+        inference: true,
+        requestContent: {
+          ...Object.fromEntries(
+            IMAGE_CONTENT_TYPES.map((t) => [t, { schema: { type: 'string', format: 'binary' } }]),
+          ),
+          'multipart/form-data': {
+            schema: {
+              type: 'object',
+              properties: { file: { type: 'array', items: { type: 'string', format: 'binary' } } },
+            },
+          },
+          'application/json': { schema: z.toJSONSchema(jsonBodySchema) },
+        },
+      },
       schema: {
         tags: ['discriminate'],
         summary: 'Score images real-vs-fake',

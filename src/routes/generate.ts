@@ -150,7 +150,7 @@ export const generateRoutes: FastifyPluginAsyncZod = async (app) => {
   app.post(
     '/generate',
     {
-      config: { inference: true },
+      config: { inference: true, binaryResponse: ['image/png'] },
       schema: {
         tags: ['generate'],
         summary: 'Generate images from seeds or latent vectors',
