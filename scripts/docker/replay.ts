@@ -7,6 +7,7 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { chmod, chown, cp, mkdir, readdir, readFile, stat, symlink } from 'node:fs/promises';
+import { homedir } from 'node:os';
 import { basename, dirname, join, posix, relative } from 'node:path';
 import {
   defaultTarget,
@@ -339,9 +340,10 @@ export async function replayStage(options: ReplayOptions): Promise<ReplayedImage
           const result = await runShell(
             step.command,
             cwd,
-            // npm's cache here is warm: prefer it, so the replay works without the registry.
+            // The caller's npm cache is warm (it installed the repository): prefer it, so no registry is needed.
             {
               ...baseEnv(home),
+              npm_config_cache: process.env.npm_config_cache ?? join(homedir(), '.npm'),
               npm_config_prefer_offline: 'true',
               npm_config_update_notifier: 'false',
               ...args,
