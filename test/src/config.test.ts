@@ -1,5 +1,6 @@
+import { readFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig } from '../../src/config.ts';
+import { ConfigError, configSchema, loadConfig } from '../../src/config.ts';
 
 describe('loadConfig', () => {
   it('has defaults for every setting', () => {
@@ -42,5 +43,12 @@ describe('loadConfig', () => {
   ])('rejects %o naming the variable', (env, message) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
     expect(() => loadConfig(env)).toThrow(message);
+  });
+});
+
+describe('README configuration table', () => {
+  it('documents every GAN_* setting', async () => {
+    const readme = await readFile(new URL('../../README.md', import.meta.url), 'utf8');
+    for (const key of Object.keys(configSchema.shape)) expect(readme).toContain(`| \`${key}\` |`);
   });
 });
