@@ -22,7 +22,9 @@ import { discriminateRoutes } from './routes/discriminate.ts';
 import { generateRoutes } from './routes/generate.ts';
 import { healthRoutes } from './routes/health.ts';
 import { metricsRoutes } from './routes/metrics.ts';
+import { kserveV2Routes } from './routes/kserve-v2.ts';
 import { modelRoutes } from './routes/models.ts';
+import { API_VERSION } from './version.ts';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -40,8 +42,6 @@ declare module 'fastify' {
     requestContent?: Record<string, unknown>;
   }
 }
-
-export const API_VERSION = '0.1.0';
 
 export interface AppDeps {
   logger?: FastifyServerOptions['logger'];
@@ -113,6 +113,7 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
         { name: 'discriminate', description: 'Real-vs-fake scoring' },
         { name: 'models', description: 'Served models' },
         { name: 'health', description: 'Liveness, readiness, metrics' },
+        { name: 'kserve-v2', description: 'KServe / Triton Open Inference Protocol (v2), JSON tensors' },
       ],
       components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
     },
@@ -130,23 +131,15 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
   }
   if (config.GAN_RATE_LIMIT_PER_MINUTE > 0) {
     await app.register(rateLimit, {
-      global: false,
+      global: true,
       max: config.GAN_RATE_LIMIT_PER_MINUTE,
       timeWindow: 60_000,
-      errorResponseBuilder: (_req, ctx) => {
-        const err = new ServiceError(
-          'GAN_ERR_RATE_LIMITED',
-          `rate limit of ${ctx.max} requests per minute exceeded`,
-          undefined,
-          {
-            retryAfter: Math.ceil(ctx.ttl / 1000),
-          },
-        );
-        return err;
-      },
-    });
-    app.addHook('onRoute', (route) => {
-      if (route.config?.inference) route.config = { ...route.config, rateLimit: {} } as typeof route.config;
+      // Only inference routes count; health, readiness, metrics and docs stay reachable.
+      allowList: (request) => !request.routeOptions.config.inference,
+      errorResponseBuilder: (_req, ctx) =>
+        new ServiceError('GAN_ERR_RATE_LIMITED', `rate limit of ${ctx.max} requests per minute exceeded`, undefined, {
+          retryAfter: Math.ceil(ctx.ttl / 1000),
+        }),
     });
   }
   await app.register(multipart, {
@@ -190,5 +183,6 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
   await app.register(modelRoutes);
   await app.register(generateRoutes);
   await app.register(discriminateRoutes);
+  await app.register(kserveV2Routes);
   return app;
 }

@@ -11,6 +11,8 @@ export const ERRORS = {
   GAN_ERR_MODEL_NOT_FOUND: 404,
   GAN_ERR_NOT_FOUND: 404,
   GAN_ERR_METHOD_NOT_ALLOWED: 405,
+  /** The model has no dataset classifier, so it cannot be diagnosed. */
+  GAN_ERR_NO_CLASSIFIER: 409,
   GAN_ERR_PAYLOAD_TOO_LARGE: 413,
   GAN_ERR_UNSUPPORTED_MEDIA_TYPE: 415,
   GAN_ERR_UNDECODABLE_IMAGE: 422,
@@ -78,7 +80,8 @@ export function fieldPath(path: ReadonlyArray<PropertyKey>): string {
   }, '');
 }
 
-function toServiceError(err: unknown): ServiceError {
+/** Any thrown value as a ServiceError: ours as they are, Fastify's and zod's mapped, the rest a hidden 500. */
+export function toServiceError(err: unknown): ServiceError {
   if (err instanceof ServiceError) return err;
   if (err !== null && typeof err === 'object') {
     if (hasZodFastifySchemaValidationErrors(err)) {
