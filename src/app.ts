@@ -21,6 +21,7 @@ import { Metrics } from './metrics.ts';
 import { discriminateRoutes } from './routes/discriminate.ts';
 import { generateRoutes } from './routes/generate.ts';
 import { healthRoutes } from './routes/health.ts';
+import { interpolateRoutes } from './routes/interpolate.ts';
 import { metricsRoutes } from './routes/metrics.ts';
 import { kserveV2Routes } from './routes/kserve-v2.ts';
 import { modelRoutes } from './routes/models.ts';
@@ -183,6 +184,7 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
   await app.register(modelRoutes);
   await app.register(generateRoutes);
   await app.register(discriminateRoutes);
+  await app.register(interpolateRoutes);
   await app.register(kserveV2Routes);
   return app;
 }
