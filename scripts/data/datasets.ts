@@ -93,9 +93,9 @@ export function fashionFromClasses(
 ): Dataset {
   if (perClass.length !== NUM_CLASSES)
     throw new Error(`Fashion-MNIST: expected 10 classes, got ${perClass.length}`);
-  const parts = perClass.map((imgs) =>
-    split === 'train' ? imgs.slice(0, trainPerClass) : imgs.slice(trainPerClass),
-  );
+  const parts = perClass
+    .map((imgs) => imgs.filter((img) => img.length > 0))
+    .map((imgs) => (split === 'train' ? imgs.slice(0, trainPerClass) : imgs.slice(trainPerClass)));
   const count = parts.reduce((a, p) => a + p.length, 0);
   const images = new Uint8Array(count * PIXELS);
   const labels = new Uint8Array(count);
@@ -123,16 +123,20 @@ export function fashionFromClasses(
   return { name: 'fashion-mnist', split, count, images, labels };
 }
 
-export async function loadFashionMnist(split: Split): Promise<Dataset> {
+/** The package's raw per-class image lists (index = class id), as stored: 784 uint8 per image. */
+export async function readFashionClasses(): Promise<number[][][]> {
   const dir = path.join(packageDir('fashion-mnist'), 'src', 'clothes');
-  const perClass = await Promise.all(
+  return Promise.all(
     Array.from({ length: NUM_CLASSES }, async (_, c) => {
       const json = JSON.parse(await readFile(path.join(dir, `${c}.json`), 'utf8')) as { data?: unknown };
       if (!Array.isArray(json.data)) throw new Error(`${c}.json: expected {data: number[][]}`);
       return json.data as number[][];
     }),
   );
-  return fashionFromClasses(perClass, split);
+}
+
+export async function loadFashionMnist(split: Split): Promise<Dataset> {
+  return fashionFromClasses(await readFashionClasses(), split);
 }
 
 export function loadDataset(name: DatasetName, split: Split): Promise<Dataset> {

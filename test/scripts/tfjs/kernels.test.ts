@@ -38,17 +38,18 @@ function outSize(inSize: number, k: number, s: number, pad: Pad): number {
   return Math.floor((inSize + 2 * pad - k) / s) + 1;
 }
 
-const CASES: { x: [number, number, number, number]; k: [number, number]; o: number; s: number; pad: Pad }[] = [
-  { x: [3, 8, 8, 2], k: [4, 4], o: 5, s: 2, pad: 'same' }, // DCGAN layer shape
-  { x: [2, 7, 7, 3], k: [3, 3], o: 4, s: 2, pad: 'same' }, // odd input, asymmetric 'same' padding
-  { x: [2, 9, 9, 3], k: [3, 3], o: 4, s: 1, pad: 'same' },
-  { x: [2, 9, 8, 2], k: [3, 3], o: 3, s: 2, pad: 'valid' }, // rows left unused by the last window
-  { x: [2, 10, 10, 2], k: [5, 5], o: 3, s: 3, pad: 'valid' },
-  { x: [2, 8, 8, 2], k: [3, 2], o: 3, s: 1, pad: 'same' }, // non-square kernel
-  { x: [2, 8, 8, 2], k: [3, 3], o: 3, s: 1, pad: 1 }, // explicit pads (tfjs sizes numeric pads from kh only)
-  { x: [1, 11, 11, 2], k: [4, 4], o: 2, s: 2, pad: 2 },
-  { x: [4, 6, 6, 1], k: [1, 1], o: 2, s: 2, pad: 'valid' },
-];
+const CASES: { x: [number, number, number, number]; k: [number, number]; o: number; s: number; pad: Pad }[] =
+  [
+    { x: [3, 8, 8, 2], k: [4, 4], o: 5, s: 2, pad: 'same' }, // DCGAN layer shape
+    { x: [2, 7, 7, 3], k: [3, 3], o: 4, s: 2, pad: 'same' }, // odd input, asymmetric 'same' padding
+    { x: [2, 9, 9, 3], k: [3, 3], o: 4, s: 1, pad: 'same' },
+    { x: [2, 9, 8, 2], k: [3, 3], o: 3, s: 2, pad: 'valid' }, // rows left unused by the last window
+    { x: [2, 10, 10, 2], k: [5, 5], o: 3, s: 3, pad: 'valid' },
+    { x: [2, 8, 8, 2], k: [3, 2], o: 3, s: 1, pad: 'same' }, // non-square kernel
+    { x: [2, 8, 8, 2], k: [3, 3], o: 3, s: 1, pad: 1 }, // explicit pads (tfjs sizes numeric pads from kh only)
+    { x: [1, 11, 11, 2], k: [4, 4], o: 2, s: 2, pad: 2 },
+    { x: [4, 6, 6, 1], k: [1, 1], o: 2, s: 2, pad: 'valid' },
+  ];
 
 beforeAll(async () => {
   await initTf();
@@ -65,7 +66,9 @@ describe('Conv2DBackpropFilter on wasm', () => {
       tf.tidy(() => {
         const xt = tf.tensor4d(xv, x);
         const dy = tf.tensor4d(dyv, dyShape as [number, number, number, number]);
-        return tf.grad((w: tf.Tensor) => tf.sum(tf.mul(tf.conv2d(xt, w as tf.Tensor4D, s, pad), dy)))(tf.zeros(filterShape));
+        return tf.grad((w: tf.Tensor) => tf.sum(tf.mul(tf.conv2d(xt, w as tf.Tensor4D, s, pad), dy)))(
+          tf.zeros(filterShape),
+        );
       }),
     );
     expect(ws).toEqual(filterShape);
@@ -77,12 +80,23 @@ describe('Conv2DBackpropFilter on wasm', () => {
 
 describe('Conv2DBackpropInput on wasm', () => {
   it.each(CASES)('matches cpu for x $x, kernel $k, stride $s, pad $pad', async ({ x, k, o, s, pad }) => {
-    const dyShape: [number, number, number, number] = [x[0], outSize(x[1], k[0], s, pad), outSize(x[2], k[1], s, pad), o];
+    const dyShape: [number, number, number, number] = [
+      x[0],
+      outSize(x[1], k[0], s, pad),
+      outSize(x[2], k[1], s, pad),
+      o,
+    ];
     const dyv = randn(dyShape, 3);
     const fv = randn([k[0], k[1], x[3], o], 4);
     const [wasm, cpu, ws] = await onBoth(() =>
       tf.tidy(() =>
-        tf.conv2dTranspose(tf.tensor4d(dyv, dyShape), tf.tensor4d(fv, [k[0], k[1], x[3], o]), [...x], s, pad as 'same'),
+        tf.conv2dTranspose(
+          tf.tensor4d(dyv, dyShape),
+          tf.tensor4d(fv, [k[0], k[1], x[3], o]),
+          [...x],
+          s,
+          pad as 'same',
+        ),
       ),
     );
     expect(ws).toEqual(x);
