@@ -1,0 +1,405 @@
+/**
+ * The service benchmark (`npm run bench`): the machine's ceilings and the service against them, in one run.
+ *   1. model ceiling: generator images/s through onnxruntime alone (no HTTP, no PNG), batch 1, 8, 64, 256
+ *   2. HTTP ceiling: a route returning a fixed 28×28 PNG from memory, same server settings
+ *   3. /generate count 1 at concurrency 1, 16, 64, batching on and off
+ *   4. /generate count 64 (grid PNG and JSON): images/s
+ *   5. /discriminate, one 28×28 PNG per request, concurrency 64
+ *   6. memory: server RSS after warm-up and after N requests (default 100,000)
+ * Load comes from this process (autocannon); the server runs in its own (scripts/bench/server.ts).
+ * Writes docs/benchmarks.json and docs/benchmarks.md.
+ *
+ *   npm run bench -- [--model mnist-dcgan] [--models-dir models] [--seconds 10] [--memory-requests 100000]
+ *                    [--out docs/benchmarks]
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { readFile, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import autocannon from 'autocannon';
+import * as ort from 'onnxruntime-node';
+import { loadConfig } from '../../src/config.ts';
+import { createSession } from '../../src/inference/providers.ts';
+import { RandomState } from '../../src/latent/random-state.ts';
+import { manifestSchema } from '../../src/models/manifest.ts';
+import { freePort, ROOT } from '../../test/helpers/process.ts';
+
+const { values: args } = parseArgs({
+  options: {
+    model: { type: 'string' },
+    'models-dir': { type: 'string', default: 'models' },
+    seconds: { type: 'string', default: '10' },
+    'memory-requests': { type: 'string', default: '100000' },
+    out: { type: 'string', default: 'docs/benchmarks' },
+    threads: { type: 'string' },
+  },
+});
+const SECONDS = Number(args.seconds);
+const MODELS_DIR = args['models-dir']!;
+const defaults = loadConfig({});
+const THREADS = args.threads ? Number(args.threads) : defaults.GAN_INTRA_OP_THREADS;
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+};
+const round = (x: number, digits = 1) => Math.round(x * 10 ** digits) / 10 ** digits;
+const log = (msg: string) => process.stdout.write(`${msg}\n`);
+
+async function pickModel(): Promise<string> {
+  if (args.model) return args.model;
+  const { readdir } = await import('node:fs/promises');
+  const names = (await readdir(MODELS_DIR, { withFileTypes: true }))
+    .filter((d) => d.isDirectory())
+    .map((d) => d.name);
+  for (const n of names.sort()) {
+    try {
+      await readFile(join(MODELS_DIR, n, 'model.json'));
+      return n;
+    } catch {}
+  }
+  throw new Error(`no model in ${MODELS_DIR}`);
+}
+
+/** (1) images/s through onnxruntime alone, median of timed runs per batch size. */
+async function modelCeiling(model: string, batches: number[]) {
+  const manifest = manifestSchema.parse(
+    JSON.parse(await readFile(join(MODELS_DIR, model, 'model.json'), 'utf8')),
+  );
+  const g = manifest.generator;
+  const { session, provider } = await createSession(join(MODELS_DIR, model, g.file), ['cpu'], THREADS);
+  const rows: Array<{ batch: number; imagesPerSecond: number; medianMs: number; runs: number }> = [];
+  for (const batch of batches) {
+    const z = Float32Array.from(new RandomState(batch).randn(batch * manifest.latentDim));
+    const feeds: Record<string, ort.Tensor> = {
+      [g.latentInput]: new ort.Tensor('float32', z, [batch, manifest.latentDim]),
+    };
+    if (g.labelInput) {
+      feeds[g.labelInput] = new ort.Tensor('int32', new Int32Array(batch), [batch]);
+    }
+    for (let i = 0; i < 3; i++) await session.run(feeds);
+    const times: number[] = [];
+    const until = performance.now() + SECONDS * 1000;
+    while (performance.now() < until || times.length < 5) {
+      const t0 = performance.now();
+      await session.run(feeds);
+      times.push(performance.now() - t0);
+    }
+    const ms = median(times);
+    rows.push({
+      batch,
+      imagesPerSecond: round((batch * 1000) / ms),
+      medianMs: round(ms, 3),
+      runs: times.length,
+    });
+    log(
+      `  batch ${batch}: ${round((batch * 1000) / ms)} images/s (median ${round(ms, 2)} ms, ${times.length} runs)`,
+    );
+  }
+  await session.release();
+  return { provider, threads: THREADS, rows };
+}
+
+interface Server {
+  url: string;
+  child: ChildProcess;
+  stop: () => Promise<void>;
+}
+
+async function startServer(env: Record<string, string>): Promise<Server> {
+  const port = await freePort();
+  const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/bench/server.ts'], {
+    cwd: ROOT,
+    env: {
+      ...process.env,
+      GAN_MODELS_DIR: MODELS_DIR,
+      GAN_HOST: '127.0.0.1',
+      GAN_PORT: String(port),
+      GAN_EXECUTION_PROVIDERS: 'cpu',
+      ...env,
+    },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  await new Promise<void>((resolve, reject) => {
+    child.stdout!.on('data', (d: Buffer) => {
+      if (d.toString().includes('bench server ready')) resolve();
+    });
+    child.once('exit', (code) => reject(new Error(`bench server exited with ${code}`)));
+  });
+  return {
+    url: `http://127.0.0.1:${port}`,
+    child,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        child.once('exit', () => resolve());
+        child.kill('SIGTERM');
+      }),
+  };
+}
+
+interface LoadResult {
+  requestsPerSecond: number;
+  p50Ms: number;
+  p99Ms: number;
+  requests: number;
+  non2xx: number;
+  errors: number;
+}
+
+async function load(
+  url: string,
+  opts: {
+    method?: string;
+    body?: string | Buffer;
+    contentType?: string;
+    connections: number;
+    seconds?: number;
+    amount?: number;
+  },
+): Promise<LoadResult> {
+  const r = await autocannon({
+    url,
+    method: opts.method ?? 'GET',
+    ...(opts.body !== undefined ? { body: opts.body } : {}),
+    headers: opts.contentType ? { 'content-type': opts.contentType } : {},
+    connections: opts.connections,
+    ...(opts.amount ? { amount: opts.amount } : { duration: opts.seconds ?? SECONDS }),
+    timeout: 60,
+  });
+  return {
+    requestsPerSecond: round(r.requests.mean),
+    p50Ms: r.latency.p50,
+    p99Ms: r.latency.p99,
+    requests: r.requests.total,
+    non2xx: r.non2xx,
+    errors: r.errors,
+  };
+}
+
+async function rssBytes(url: string): Promise<number> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  const line = text.split('\n').find((l) => l.startsWith('gan_process_resident_memory_bytes '));
+  return Number(line?.split(' ')[1] ?? Number.NaN);
+}
+
+async function main() {
+  const model = await pickModel();
+  const cpu = os.cpus()[0]?.model ?? 'unknown';
+  const machine = {
+    cpu,
+    cores: os.availableParallelism(),
+    memoryGiB: round(os.totalmem() / 2 ** 30),
+    node: process.version,
+    onnxruntime: ort.env.versions.node ?? 'unknown',
+    loadAverageAtStart: os.loadavg().map((x) => round(x, 2)),
+  };
+  log(`benchmark of '${model}' on ${cpu} (${machine.cores} cores), intra-op threads ${THREADS}`);
+
+  log('(1) model ceiling, onnxruntime alone');
+  const ceiling = await modelCeiling(model, [1, 8, 64, 256]);
+  const M = ceiling.rows.find((r) => r.batch === 64)!.imagesPerSecond;
+
+  const generateBody = (o: object) => JSON.stringify({ model, seed: 1, ...o });
+  const results: Record<string, LoadResult> = {};
+  let server = await startServer({ GAN_MAX_BATCH: '64' });
+  const digitPng = Buffer.from(
+    await (
+      await fetch(`${server.url}/generate`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: generateBody({}),
+      })
+    ).arrayBuffer(),
+  );
+  // Warm-up: JIT, allocators, keep-alive connections.
+  await load(`${server.url}/generate`, {
+    method: 'POST',
+    body: generateBody({}),
+    contentType: 'application/json',
+    connections: 16,
+    seconds: 3,
+  });
+  const rssWarm = await rssBytes(server.url);
+
+  log('(2) HTTP ceiling: fixed PNG from memory');
+  results.httpCeiling = await load(`${server.url}/bench/png`, { connections: 64 });
+  const H = results.httpCeiling.requestsPerSecond;
+
+  log('(3) /generate count 1, batching on');
+  for (const c of [1, 16, 64]) {
+    results[`generate_c${c}_batching`] = await load(`${server.url}/generate`, {
+      method: 'POST',
+      body: generateBody({}),
+      contentType: 'application/json',
+      connections: c,
+    });
+  }
+  log('(4) /generate count 64: grid PNG and JSON');
+  results.generate64_png = await load(`${server.url}/generate`, {
+    method: 'POST',
+    body: generateBody({ count: 64 }),
+    contentType: 'application/json',
+    connections: 4,
+  });
+  results.generate64_json = await load(`${server.url}/generate`, {
+    method: 'POST',
+    body: generateBody({ count: 64, format: 'json' }),
+    contentType: 'application/json',
+    connections: 4,
+  });
+  log('(5) /discriminate, one PNG per request, concurrency 64');
+  results.discriminate_c64 = await load(`${server.url}/discriminate?model=${model}`, {
+    method: 'POST',
+    body: digitPng,
+    contentType: 'image/png',
+    connections: 64,
+  });
+
+  const memoryRequests = Number(args['memory-requests']);
+  log(`(6) memory: ${memoryRequests} requests`);
+  const rssBefore = await rssBytes(server.url);
+  results.memory_run = await load(`${server.url}/generate`, {
+    method: 'POST',
+    body: generateBody({}),
+    contentType: 'application/json',
+    connections: 64,
+    amount: memoryRequests,
+  });
+  const rssAfter = await rssBytes(server.url);
+  await server.stop();
+
+  log('(3) /generate count 1, batching off (GAN_MAX_BATCH=1)');
+  server = await startServer({ GAN_MAX_BATCH: '1' });
+  await load(`${server.url}/generate`, {
+    method: 'POST',
+    body: generateBody({}),
+    contentType: 'application/json',
+    connections: 16,
+    seconds: 3,
+  });
+  for (const c of [1, 16, 64]) {
+    results[`generate_c${c}_nobatching`] = await load(`${server.url}/generate`, {
+      method: 'POST',
+      body: generateBody({}),
+      contentType: 'application/json',
+      connections: c,
+    });
+  }
+  await server.stop();
+
+  const C = 1 / (1 / H + 1 / M);
+  const g64 = results.generate_c64_batching!.requestsPerSecond;
+  const g64off = results.generate_c64_nobatching!.requestsPerSecond;
+  const png64 = results.generate64_png!.requestsPerSecond * 64;
+  const json64 = results.generate64_json!.requestsPerSecond * 64;
+  const targets = [
+    { target: '(3) c64 with batching ≥ 80% of C', value: round(g64 / C, 3), met: g64 / C >= 0.8 },
+    { target: '(3) c64 batching on ≥ 1.3× off', value: round(g64 / g64off, 3), met: g64 / g64off >= 1.3 },
+    { target: '(4) count-64 grid PNG ≥ 70% of M', value: round(png64 / M, 3), met: png64 / M >= 0.7 },
+    {
+      target: '(3) p99 at c16 ≤ 3× p50 at c1',
+      value: round(results.generate_c16_batching!.p99Ms / results.generate_c1_batching!.p50Ms, 3),
+      met: results.generate_c16_batching!.p99Ms <= 3 * results.generate_c1_batching!.p50Ms,
+    },
+    {
+      target: '(6) RSS after the run within 10% of after warm-up',
+      value: round(rssAfter / rssWarm, 3),
+      met: Math.abs(rssAfter / rssWarm - 1) <= 0.1,
+    },
+  ];
+  const report = {
+    date: new Date().toISOString(),
+    command: `npm run bench -- ${process.argv.slice(2).join(' ')}`.trim(),
+    model,
+    machine,
+    settings: { intraOpThreads: THREADS, workers: defaults.GAN_WORKERS, seconds: SECONDS },
+    modelCeiling: ceiling,
+    ceilings: { H_requestsPerSecond: H, M_imagesPerSecond: M, C_combined: round(C) },
+    results,
+    images: { generate64_png_imagesPerSecond: round(png64), generate64_json_imagesPerSecond: round(json64) },
+    memory: {
+      rssWarmMiB: round(rssWarm / 2 ** 20),
+      rssBeforeMiB: round(rssBefore / 2 ** 20),
+      rssAfterMiB: round(rssAfter / 2 ** 20),
+      requests: memoryRequests,
+    },
+    targets,
+  };
+  await writeFile(`${args.out}.json`, `${JSON.stringify(report, null, 2)}\n`);
+  await writeFile(`${args.out}.md`, renderMarkdown(report));
+  log(`wrote ${args.out}.json and ${args.out}.md`);
+  for (const t of targets) log(`  ${t.met ? 'met ' : 'MISS'} ${t.target}: ${t.value}`);
+}
+
+type Report = {
+  date: string;
+  command: string;
+  model: string;
+  machine: Record<string, unknown>;
+  settings: Record<string, unknown>;
+  modelCeiling: Awaited<ReturnType<typeof modelCeiling>>;
+  ceilings: { H_requestsPerSecond: number; M_imagesPerSecond: number; C_combined: number };
+  results: Record<string, LoadResult>;
+  images: Record<string, number>;
+  memory: Record<string, number>;
+  targets: Array<{ target: string; value: number; met: boolean }>;
+};
+
+function renderMarkdown(r: Report): string {
+  const row = (name: string, x: LoadResult, conns: number | string) =>
+    `| ${name} | ${conns} | ${x.requestsPerSecond} | ${x.p50Ms} | ${x.p99Ms} | ${x.non2xx + x.errors} |`;
+  const m = r.machine as {
+    cpu: string;
+    cores: number;
+    memoryGiB: number;
+    node: string;
+    onnxruntime: string;
+    loadAverageAtStart: number[];
+  };
+  const res = r.results;
+  return `# Benchmarks
+
+Measured by \`${r.command}\` on ${r.date.slice(0, 10)} (the figures below are generated into this file by
+scripts/bench/cli.ts; raw numbers in [benchmarks.json](benchmarks.json)).
+
+Machine: ${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB, Node ${m.node}, onnxruntime-node ${m.onnxruntime}; load average at
+start ${m.loadAverageAtStart.join(' / ')}. Model: \`${r.model}\`, CPU execution provider, ${r.modelCeiling.threads} intra-op
+threads, ${(r.settings as { workers: number }).workers} worker. Load from autocannon in a separate process; each point runs ${(r.settings as { seconds: number }).seconds} s.
+
+## (1) Model ceiling: onnxruntime alone, no HTTP, no PNG
+
+| batch | images/s | median run (ms) | runs |
+| ---: | ---: | ---: | ---: |
+${r.modelCeiling.rows.map((x) => `| ${x.batch} | ${x.imagesPerSecond} | ${x.medianMs} | ${x.runs} |`).join('\n')}
+
+## (2)–(5) Through the service
+
+| scenario | connections | requests/s | p50 (ms) | p99 (ms) | errors/non-2xx |
+| --- | ---: | ---: | ---: | ---: | ---: |
+${row('(2) HTTP ceiling: fixed PNG from memory', res.httpCeiling!, 64)}
+${[1, 16, 64].map((c) => row(`(3) /generate count 1, batching on`, res[`generate_c${c}_batching`]!, c)).join('\n')}
+${[1, 16, 64].map((c) => row(`(3) /generate count 1, batching off`, res[`generate_c${c}_nobatching`]!, c)).join('\n')}
+${row('(4) /generate count 64, grid PNG', res.generate64_png!, 4)}
+${row('(4) /generate count 64, JSON', res.generate64_json!, 4)}
+${row('(5) /discriminate, one PNG', res.discriminate_c64!, 64)}
+
+(4) in images/s: grid PNG ${r.images.generate64_png_imagesPerSecond}, JSON ${r.images.generate64_json_imagesPerSecond}.
+
+## (6) Memory
+
+Server RSS ${r.memory.rssWarmMiB} MiB after warm-up, ${r.memory.rssBeforeMiB} MiB before and ${r.memory.rssAfterMiB} MiB after
+${r.memory.requests} \`/generate\` requests at 64 connections (${res.memory_run!.requestsPerSecond} requests/s, ${res.memory_run!.non2xx + res.memory_run!.errors} errors).
+
+## Targets (ratios within this run)
+
+H = ${r.ceilings.H_requestsPerSecond} requests/s (2), M = ${r.ceilings.M_imagesPerSecond} images/s (1, batch 64),
+C = 1 / (1/H + 1/M) = ${r.ceilings.C_combined}.
+
+| target | measured | met |
+| --- | ---: | --- |
+${r.targets.map((t) => `| ${t.target} | ${t.value} | ${t.met ? 'yes' : 'no'} |`).join('\n')}
+`;
+}
+
+await main();

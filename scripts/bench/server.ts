@@ -1,0 +1,25 @@
+/**
+ * The service as the benchmark runs it: the real app with the same settings, plus one extra route,
+ * `GET /bench/png`, that returns a fixed 28×28 PNG from memory (the HTTP ceiling: no inference, no encoding).
+ * Started by scripts/bench/cli.ts in its own process; configured by the usual GAN_* variables.
+ */
+import { buildApp } from '../../src/app.ts';
+import { loadConfig } from '../../src/config.ts';
+import { encodePng } from '../../src/imaging/codec.ts';
+
+const config = loadConfig(process.env);
+const app = await buildApp(config, { logger: { level: 'warn' } });
+const png = await encodePng({ data: new Uint8Array(28 * 28).fill(128), width: 28, height: 28, channels: 1 });
+app.get('/bench/png', { schema: { hide: true } }, async (_request, reply) =>
+  reply.type('image/png').send(png),
+);
+await app.runtime.scan();
+app.server.keepAliveTimeout = config.GAN_KEEP_ALIVE_TIMEOUT_MS;
+await app.listen({ host: config.GAN_HOST, port: config.GAN_PORT });
+await app.runtime.start();
+process.stdout.write('bench server ready\n');
+for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+  process.once(signal, () => {
+    void app.close().then(() => process.exit(0));
+  });
+}
