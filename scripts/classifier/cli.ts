@@ -67,6 +67,43 @@ async function main(): Promise<void> {
   console.log(
     `${dataset} classifier: ${model.countParams()} params, ${train.count} train / ${test.count} test images`,
   );
+  // Rewritten after every epoch, so a run stopped early still leaves a consistent record of its checkpoint.
+  const writeSummary = async (
+    epochsDone: number,
+    accuracy: number,
+    predictions: Int32Array,
+  ): Promise<void> => {
+    const perClass = CLASS_NAMES[dataset].map((name, c) => {
+      let n = 0;
+      let ok = 0;
+      test.labels.forEach((l, i) => {
+        if (l === c) {
+          n++;
+          if (predictions[i] === c) ok++;
+        }
+      });
+      return { class: c, name, accuracy: ok / n, count: n };
+    });
+    const summary = {
+      dataset,
+      classNames: CLASS_NAMES[dataset],
+      testAccuracy: accuracy,
+      testCount: test.count,
+      perClass,
+      epochs: epochsDone,
+      epochsPlanned: epochs,
+      batchSize,
+      lr,
+      seed,
+      inputRange: [-1, 1],
+      inputLayout: 'NHWC',
+      outputs: { probabilities: CLASSIFIER_NAMES.probs, features: CLASSIFIER_NAMES.features },
+      featureDim: FEATURE_DIM,
+      command,
+      createdAt: new Date().toISOString(),
+    };
+    await writeFile(path.join(out, 'classifier.json'), `${JSON.stringify(summary, null, 2)}\n`);
+  };
   let accuracy = 0;
   let predictions: Int32Array = new Int32Array(0);
   for (let epoch = 0; epoch < epochs; epoch++) {
@@ -110,36 +147,8 @@ async function main(): Promise<void> {
       `epoch ${epoch + 1}/${epochs}: loss ${record.loss.toFixed(4)} test accuracy ${(accuracy * 100).toFixed(2)}%`,
     );
     await model.save(fileSaveHandler(path.join(out, 'checkpoint', 'classifier')));
+    await writeSummary(epoch + 1, accuracy, predictions);
   }
-  const perClass = CLASS_NAMES[dataset].map((name, c) => {
-    let n = 0;
-    let ok = 0;
-    test.labels.forEach((l, i) => {
-      if (l === c) {
-        n++;
-        if (predictions[i] === c) ok++;
-      }
-    });
-    return { class: c, name, accuracy: ok / n, count: n };
-  });
-  const summary = {
-    dataset,
-    classNames: CLASS_NAMES[dataset],
-    testAccuracy: accuracy,
-    testCount: test.count,
-    perClass,
-    epochs,
-    batchSize,
-    lr,
-    seed,
-    inputRange: [-1, 1],
-    inputLayout: 'NHWC',
-    outputs: { probabilities: CLASSIFIER_NAMES.probs, features: CLASSIFIER_NAMES.features },
-    featureDim: FEATURE_DIM,
-    command,
-    createdAt: new Date().toISOString(),
-  };
-  await writeFile(path.join(out, 'classifier.json'), `${JSON.stringify(summary, null, 2)}\n`);
   console.log(`test accuracy ${(accuracy * 100).toFixed(2)}% → ${path.join(out, 'classifier.json')}`);
 }
 
