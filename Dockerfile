@@ -50,6 +50,7 @@ WORKDIR /app
 COPY --from=cuda-deps /app/package.json ./
 COPY --from=cuda-deps /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
+COPY public ./public
 COPY models ./models
 # Fail the build, not the first request, when the provider needs a library this base image lacks (a CUDA or cuDNN
 # major mismatch). libcuda.so.1 comes from the host driver at run time, so it may be missing here.
@@ -83,6 +84,8 @@ COPY package.json package-lock.json .npmrc ./
 RUN --mount=type=cache,target=/root/.npm npm ci --omit=dev --no-audit --no-fund \
  && node -e "const fs = require('node:fs'); const bin = 'node_modules/onnxruntime-node/bin/napi-v6/'; for (const p of fs.readdirSync(bin)) if (p !== process.platform) fs.rmSync(bin + p, { recursive: true }); else for (const a of fs.readdirSync(bin + p)) if (a !== process.arch) fs.rmSync(bin + p + '/' + a, { recursive: true });"
 COPY --from=build /app/dist ./dist
+# The playground page, served from public/ beside dist/.
+COPY public ./public
 COPY models ./models
 ENV NODE_ENV=production \
     GAN_HOST=0.0.0.0 \

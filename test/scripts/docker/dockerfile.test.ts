@@ -128,6 +128,7 @@ describe('dockerignore', () => {
         'tsconfig.json',
         'tsconfig.build.json',
         'src',
+        'public',
         'models',
       ]),
     );

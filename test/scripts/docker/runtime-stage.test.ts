@@ -57,7 +57,7 @@ describe('Dockerfile runtime stage, replayed outside Docker', () => {
   it('is the default target and holds only what its COPY lines bring', async () => {
     expect(image.stage.name).toBe('runtime');
     expect((await readdir(image.appDir)).sort()).toEqual(
-      ['.npmrc', 'dist', 'models', 'node_modules', 'package-lock.json', 'package.json'].sort(),
+      ['.npmrc', 'dist', 'models', 'node_modules', 'package-lock.json', 'package.json', 'public'].sort(),
     );
     expect(image.cmd).toEqual(['node', 'dist/server.js']);
   });
