@@ -2,6 +2,7 @@
  * Builds the Fastify app: plugins, error handling, metrics, routes. Never listens (src/server.ts does), so
  * tests drive it with `app.inject()`.
  */
+import { createServer, type ServerOptions } from 'node:http';
 import cors from '@fastify/cors';
 import multipart from '@fastify/multipart';
 import rateLimit from '@fastify/rate-limit';
@@ -18,13 +19,15 @@ import type { Config } from './config.ts';
 import { installErrorHandler, ServiceError } from './errors.ts';
 import { ModelRuntime } from './inference/runtime.ts';
 import { Metrics } from './metrics.ts';
+import { diagnosticsRoutes } from './routes/diagnostics.ts';
 import { discriminateRoutes } from './routes/discriminate.ts';
 import { generateRoutes } from './routes/generate.ts';
 import { healthRoutes } from './routes/health.ts';
 import { interpolateRoutes } from './routes/interpolate.ts';
-import { metricsRoutes } from './routes/metrics.ts';
 import { kserveV2Routes } from './routes/kserve-v2.ts';
+import { metricsRoutes } from './routes/metrics.ts';
 import { modelRoutes } from './routes/models.ts';
+import { playgroundRoutes } from './routes/playground.ts';
 import { API_VERSION } from './version.ts';
 
 declare module 'fastify' {
@@ -73,6 +76,19 @@ const documentBinaryResponses: typeof jsonSchemaTransform = (args) => {
   return out;
 };
 
+/** Node HTTP server timeouts from the configuration (0 disables a timeout, as in Node). */
+export function httpServerOptions(config: Config): ServerOptions {
+  const requestTimeout = config.GAN_HTTP_REQUEST_TIMEOUT_MS;
+  return {
+    requestTimeout,
+    // Headers must arrive sooner than the whole request; Node requires headersTimeout ≤ requestTimeout.
+    headersTimeout: requestTimeout === 0 ? 60_000 : Math.min(requestTimeout, 10_000),
+    keepAliveTimeout: config.GAN_KEEP_ALIVE_TIMEOUT_MS,
+    // Node checks these timeouts every 30 s by default; check often enough that they mean what they say.
+    connectionsCheckingInterval: Math.max(100, Math.min(1000, requestTimeout / 4 || 1000)),
+  };
+}
+
 export async function buildApp(config: Config, deps: AppDeps = {}): Promise<FastifyInstance> {
   const app = Fastify({
     logger: deps.logger ?? { level: config.GAN_LOG_LEVEL },
@@ -81,7 +97,8 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
     onProtoPoisoning: 'error',
     onConstructorPoisoning: 'error',
     return503OnClosing: true,
-    ajv: undefined,
+    // Slow or stalled clients are cut off by Node's own timers, without ever reaching an inference worker.
+    serverFactory: (handler) => createServer(httpServerOptions(config), handler),
   }).withTypeProvider<ZodTypeProvider>();
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
@@ -138,9 +155,14 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
       // Only inference routes count; health, readiness, metrics and docs stay reachable.
       allowList: (request) => !request.routeOptions.config.inference,
       errorResponseBuilder: (_req, ctx) =>
-        new ServiceError('GAN_ERR_RATE_LIMITED', `rate limit of ${ctx.max} requests per minute exceeded`, undefined, {
-          retryAfter: Math.ceil(ctx.ttl / 1000),
-        }),
+        new ServiceError(
+          'GAN_ERR_RATE_LIMITED',
+          `rate limit of ${ctx.max} requests per minute exceeded`,
+          undefined,
+          {
+            retryAfter: Math.ceil(ctx.ttl / 1000),
+          },
+        ),
     });
   }
   await app.register(multipart, {
@@ -184,7 +206,9 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
   await app.register(modelRoutes);
   await app.register(generateRoutes);
   await app.register(discriminateRoutes);
+  await app.register(diagnosticsRoutes);
   await app.register(interpolateRoutes);
   await app.register(kserveV2Routes);
+  await app.register(playgroundRoutes);
   return app;
 }

@@ -27,11 +27,6 @@ async function main() {
     throw err;
   }
 
-  // Slow or stalled clients are cut off by Node's own timers, without holding an inference worker.
-  app.server.requestTimeout = config.GAN_HTTP_REQUEST_TIMEOUT_MS;
-  app.server.headersTimeout = Math.min(config.GAN_HTTP_REQUEST_TIMEOUT_MS || 60_000, 60_000);
-  app.server.keepAliveTimeout = config.GAN_KEEP_ALIVE_TIMEOUT_MS;
-
   let stopping = false;
   const shutdown = async (signal: string) => {
     if (stopping) return;

@@ -14,7 +14,6 @@ app.get('/bench/png', { schema: { hide: true } }, async (_request, reply) =>
   reply.type('image/png').send(png),
 );
 await app.runtime.scan();
-app.server.keepAliveTimeout = config.GAN_KEEP_ALIVE_TIMEOUT_MS;
 await app.listen({ host: config.GAN_HOST, port: config.GAN_PORT });
 await app.runtime.start();
 process.stdout.write('bench server ready\n');
