@@ -1,0 +1,129 @@
+/**
+ * The playground's entry point: loads the model list, keeps the chosen model, and hands it to each panel.
+ * Plain ES modules, no build step; every request goes to this service's public API.
+ */
+import { ApiError, apiKey, getJson, setApiKey } from './api.js';
+import { initDiagnostics } from './diagnostics.js';
+import { initRealOrFake } from './real-or-fake.js';
+import { initSamples } from './samples.js';
+import { initWalk } from './walk.js';
+
+const $ = (id) => /** @type {HTMLElement} */ (document.getElementById(id));
+
+const statusLine = $('status');
+const picker = /** @type {HTMLSelectElement} */ ($('model'));
+const info = $('model-info');
+const keyInput = /** @type {HTMLInputElement} */ ($('api-key'));
+
+/** @param {string} text @param {boolean} [error] */
+function setStatus(text, error = false) {
+  statusLine.textContent = text;
+  statusLine.classList.toggle('error', error);
+}
+
+/** @param {unknown} err */
+function describeError(err) {
+  if (err instanceof ApiError) {
+    if (err.status === 401) return 'This service needs an API key: enter it under “API key” above.';
+    if (err.status === 429) return 'Rate limited: wait a moment and try again.';
+    return err.message;
+  }
+  return err instanceof Error ? err.message : String(err);
+}
+
+let pending = 0;
+
+/**
+ * Run one user action: a status line while it runs, its buttons disabled, its error shown.
+ * @param {string} label
+ * @param {Array<HTMLButtonElement | null>} buttons
+ * @param {() => Promise<void>} action
+ */
+async function run(label, buttons, action) {
+  pending++;
+  setStatus(label);
+  for (const b of buttons) if (b) b.disabled = true;
+  try {
+    await action();
+    if (--pending === 0) setStatus('');
+  } catch (err) {
+    pending--;
+    setStatus(describeError(err), true);
+  } finally {
+    for (const b of buttons) if (b) b.disabled = false;
+  }
+}
+
+/** @type {any} */
+let current = null;
+const ctx = {
+  run,
+  setStatus,
+  model: () => current,
+  /** @type {(blob: Blob, source: string) => void} */
+  score: () => {},
+  /** @type {(seed: number) => void} */
+  walkFrom: () => {},
+};
+
+const panels = [initSamples(ctx), initWalk(ctx), initRealOrFake(ctx), initDiagnostics(ctx)];
+
+/** @param {any} m */
+function describeModel(m) {
+  const { width, height, channels } = m.image;
+  const parts = [
+    m.title,
+    m.dataset,
+    `${width}×${height} ${channels === 1 ? 'grey' : 'colour'}`,
+    `latent ${m.latentDim}`,
+    m.conditional ? `${m.numClasses} classes` : 'unconditional',
+  ];
+  if (!m.ready) parts.push(m.status === 'failed' ? 'unavailable' : 'loading');
+  return parts.join(' · ');
+}
+
+/** @param {any} m */
+function choose(m) {
+  current = m;
+  info.textContent = describeModel(m);
+  const url = new URL(location.href);
+  url.searchParams.set('model', m.name);
+  history.replaceState(null, '', url);
+  for (const p of panels) p.setModel(m);
+}
+
+async function loadModels() {
+  const list = await getJson('/v1/models');
+  /** @type {any[]} */
+  const models = list.models;
+  if (models.length === 0) throw new Error('This service has no models.');
+  picker.replaceChildren(
+    ...models.map((m) => {
+      const option = new Option(m.ready ? m.name : `${m.name} (${m.status})`, m.name);
+      option.disabled = !m.ready;
+      return option;
+    }),
+  );
+  const wanted = new URLSearchParams(location.search).get('model');
+  const ready = models.filter((m) => m.ready);
+  const first =
+    ready.find((m) => m.name === wanted) ??
+    ready.find((m) => m.name === list.default) ??
+    ready[0] ??
+    models[0];
+  picker.value = first.name;
+  picker.disabled = false;
+  picker.onchange = () => {
+    const m = models.find((x) => x.name === picker.value);
+    if (m) choose(m);
+  };
+  choose(first);
+}
+
+keyInput.value = apiKey();
+keyInput.addEventListener('change', () => {
+  setApiKey(keyInput.value.trim());
+  if (!current) void run('Loading models…', [], loadModels);
+});
+
+void run('Loading models…', [], loadModels);
