@@ -36,6 +36,7 @@ export async function gridPng(
   }
   return sharp(raw, { raw: { width, height, channels: 1 } })
     .resize(width * UPSCALE, height * UPSCALE, { kernel: 'nearest' })
+    .toColourspace('b-w') // a 1-channel PNG (sharp writes raw 1-channel input as RGB otherwise)
     .png()
     .toBuffer();
 }
