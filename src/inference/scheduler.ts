@@ -57,6 +57,14 @@ interface Item {
 
 const rowSize = (dims: readonly number[]) => dims.reduce((a, b) => a * b, 1);
 
+/**
+ * Requests batch together only when one run can answer all of them: the same network, the same outputs and the
+ * same post-processing (a /generate asking for pixels and a v2 request asking for raw tensors do not mix).
+ */
+type QueueKey = string;
+const queueKey = (r: NetworkRequest): QueueKey =>
+  `${r.key}|${r.outputs.join(',')}|${r.postprocess ? `px:${r.postprocess.output}` : 'raw'}`;
+
 function sliceRows(data: TensorData, from: number, to: number, size: number): TensorData {
   return data.slice(from * size, to * size);
 }
@@ -77,7 +85,7 @@ function concat(type: TensorType, parts: TensorData[], total: number): TensorDat
 }
 
 export class Scheduler {
-  private readonly queues = new Map<NetworkKey, Item[]>();
+  private readonly queues = new Map<QueueKey, Item[]>();
   private readonly queuedPerModel = new Map<string, number>();
   private readonly keyLimits = new Map<NetworkKey, number>();
   private delayTimer: NodeJS.Timeout | undefined;
@@ -176,10 +184,11 @@ export class Scheduler {
         timer: setTimeout(() => this.expire(item), this.options.requestTimeoutMs),
       };
       item.timer.unref();
-      let queue = this.queues.get(request.key);
+      const key = queueKey(request);
+      let queue = this.queues.get(key);
       if (!queue) {
         queue = [];
-        this.queues.set(request.key, queue);
+        this.queues.set(key, queue);
       }
       queue.push(item);
       this.addQueued(request.model, request.rows);
@@ -194,7 +203,7 @@ export class Scheduler {
   }
 
   private expire(item: Item) {
-    const queue = this.queues.get(item.request.key);
+    const queue = this.queues.get(queueKey(item.request));
     const at = queue?.indexOf(item) ?? -1;
     if (at < 0 || item.settled) return;
     queue!.splice(at, 1);
@@ -209,8 +218,8 @@ export class Scheduler {
   }
 
   /** The network whose oldest request has waited longest, or none. */
-  private oldestKey(now: number): { key: NetworkKey; wait?: number } | undefined {
-    let best: { key: NetworkKey; arrival: number } | undefined;
+  private oldestKey(now: number): { key: QueueKey; wait?: number } | undefined {
+    let best: { key: QueueKey; arrival: number } | undefined;
     let earliestDue: number | undefined;
     for (const [key, queue] of this.queues) {
       const head = queue[0];
@@ -218,7 +227,7 @@ export class Scheduler {
       if (this.options.batchDelayMs > 0) {
         const rows = queue.reduce((n, it) => n + it.request.rows, 0);
         const due = head.arrival + this.options.batchDelayMs;
-        if (rows < this.batchLimit(key) && due > now) {
+        if (rows < this.batchLimit(head.request.key) && due > now) {
           earliestDue = earliestDue === undefined ? due : Math.min(earliestDue, due);
           continue;
         }
@@ -252,8 +261,9 @@ export class Scheduler {
     }
   }
 
-  private runBatch(worker: PoolWorker, key: NetworkKey) {
-    const queue = this.queues.get(key)!;
+  private runBatch(worker: PoolWorker, qkey: QueueKey) {
+    const queue = this.queues.get(qkey)!;
+    const key = queue[0]!.request.key;
     const limit = this.batchLimit(key);
     const items: Item[] = [];
     let rows = 0;

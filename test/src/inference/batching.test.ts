@@ -44,6 +44,26 @@ describe('dynamic batching', () => {
     }
   });
 
+  it('never mixes requests that need different outputs into one batch (PNG pixels vs raw v2 tensors)', async () => {
+    const t = await start({ models: [{}], config: { GAN_MAX_BATCH: '16', GAN_BATCH_DELAY_MS: '500' } });
+    const z = Array.from({ length: 16 }, (_, i) => i / 16);
+    const v2 = () =>
+      t.app.inject({
+        method: 'POST',
+        url: '/v2/models/tiny-generator/infer',
+        ...json({ inputs: [{ name: 'z', shape: [1, 16], datatype: 'FP32', data: z }] }),
+      });
+    const mixed = await Promise.all(
+      Array.from({ length: 12 }, (_, i) => (i % 2 ? v2() : generate(t, { latents: [z] }))),
+    );
+    const png = mixed[0]!.rawPayload;
+    for (const [i, res] of mixed.entries()) {
+      expect(res.statusCode).toBe(200);
+      if (i % 2) expect(res.json().outputs[0].data).toHaveLength(784);
+      else expect(res.rawPayload.equals(png)).toBe(true);
+    }
+  });
+
   it('answers /healthz while a long generation is still computing', async () => {
     const t = await start({ models: [{ hidden: 16384 }], config: { GAN_MAX_BATCH: '256' } });
     const order: string[] = [];
