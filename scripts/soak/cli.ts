@@ -49,7 +49,8 @@ async function main() {
       GAN_MODELS_DIR: args['models-dir'],
       GAN_HOST: '127.0.0.1',
       GAN_PORT: String(port),
-      GAN_LOG_LEVEL: 'warn',
+      GAN_LOG_LEVEL: 'error',
+      GAN_EXECUTION_PROVIDERS: 'cpu',
     },
     stdio: ['ignore', 'inherit', 'inherit'],
   });
