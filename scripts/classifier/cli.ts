@@ -2,12 +2,13 @@
  * Trains the dataset classifier that measures generators (sample quality, mode coverage) and records its test
  * accuracy.
  *
- *   npm run train:classifier -- --dataset mnist --out runs/mnist-classifier [--epochs 4] [--seed 1]
+ *   npm run train:classifier -- --dataset mnist --out runs/mnist-classifier [--epochs 4] [--seed 1] [--lr 1e-3]
+ *     [--init <out>/checkpoint/classifier (continue training a saved classifier)]
  *
  * Writes `<out>/checkpoint/classifier/{model.json,weights.bin}`, `<out>/classifier.json` (measured test accuracy,
  * per class, the command) and `<out>/metrics.jsonl`.
  */
-import { appendFile, mkdir, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { RandomState } from '../../src/latent/random-state.ts';
@@ -20,7 +21,7 @@ import {
   toSignedUnit,
 } from '../data/datasets.ts';
 import { initTf, tf } from '../tfjs/backend.ts';
-import { fileSaveHandler } from '../tfjs/io.ts';
+import { fileLoadHandler, fileSaveHandler } from '../tfjs/io.ts';
 import { seedMathRandom } from '../train/sampler.ts';
 import { buildClassifier, CLASSIFIER_NAMES, classifierStep, FEATURE_DIM, predictClasses } from './model.ts';
 
@@ -32,6 +33,8 @@ const { values } = parseArgs({
     'batch-size': { type: 'string', default: '128' },
     lr: { type: 'string', default: '1e-3' },
     seed: { type: 'string', default: '1' },
+    /** Continue from a saved classifier (e.g. a few more epochs at a lower --lr). */
+    init: { type: 'string' },
   },
 });
 
@@ -60,10 +63,20 @@ async function main(): Promise<void> {
   const test = await loadDataset(dataset, 'test');
   const xTrain = toSignedUnit(train.images);
   const xTest = toSignedUnit(test.images);
-  const model = buildClassifier(NUM_CLASSES);
+  const model = values.init
+    ? await tf.loadLayersModel(fileLoadHandler(values.init))
+    : buildClassifier(NUM_CLASSES);
+  const previous = values.init
+    ? (JSON.parse(
+        await readFile(path.join(values.init, '..', '..', 'classifier.json'), 'utf8').catch(() => '{}'),
+      ) as {
+        command?: string;
+        epochs?: number;
+      })
+    : null;
   const optimizer = tf.train.adam(lr);
   const metricsFile = path.join(out, 'metrics.jsonl');
-  await writeFile(metricsFile, '');
+  if (!values.init) await writeFile(metricsFile, ''); // a continuation appends to the history
   console.log(
     `${dataset} classifier: ${model.countParams()} params, ${train.count} train / ${test.count} test images`,
   );
@@ -90,8 +103,11 @@ async function main(): Promise<void> {
       testAccuracy: accuracy,
       testCount: test.count,
       perClass,
-      epochs: epochsDone,
-      epochsPlanned: epochs,
+      epochs: epochsDone + (previous?.epochs ?? 0),
+      epochsPlanned: epochs + (previous?.epochs ?? 0),
+      initFrom: previous
+        ? { checkpoint: values.init, command: previous.command, epochs: previous.epochs }
+        : null,
       batchSize,
       lr,
       seed,
