@@ -160,14 +160,29 @@ export interface Gaussian {
 export function fitGaussian(features: Float32Array, n: number, d: number): Gaussian {
   if (features.length !== n * d) throw new RangeError(`expected ${n}x${d} features, got ${features.length}`);
   if (n < 2) throw new RangeError(`a covariance needs at least 2 samples, got ${n}`);
-  const x = new Matrix(n, d);
-  for (let i = 0; i < n; i++) for (let j = 0; j < d; j++) x.set(i, j, features[i * d + j]!);
-  const mean = x.mean('column');
-  x.subRowVector(mean);
-  const covariance = x
-    .transpose()
-    .mmul(x)
-    .div(n - 1);
+  const mean = new Array<number>(d).fill(0);
+  for (let i = 0; i < n; i++) for (let j = 0; j < d; j++) mean[j]! += features[i * d + j]!;
+  for (let j = 0; j < d; j++) mean[j] = mean[j]! / n;
+  // Centred rows in float64, then Xᵀ·X over the upper triangle (flat loops: ml-matrix's element access is slow).
+  const x = new Float64Array(n * d);
+  for (let i = 0; i < n; i++) for (let j = 0; j < d; j++) x[i * d + j] = features[i * d + j]! - mean[j]!;
+  const cov = new Float64Array(d * d);
+  for (let i = 0; i < n; i++) {
+    const row = i * d;
+    for (let a = 0; a < d; a++) {
+      const va = x[row + a]!;
+      if (va === 0) continue;
+      for (let b = a; b < d; b++) cov[a * d + b]! += va * x[row + b]!;
+    }
+  }
+  const covariance = new Matrix(d, d);
+  for (let a = 0; a < d; a++) {
+    for (let b = a; b < d; b++) {
+      const v = cov[a * d + b]! / (n - 1);
+      covariance.set(a, b, v);
+      covariance.set(b, a, v);
+    }
+  }
   return { mean, covariance };
 }
 
@@ -202,53 +217,85 @@ export function frechetDistance(a: Gaussian, b: Gaussian): number {
   return Math.max(0, meanTerm + a.covariance.trace() + b.covariance.trace() - 2 * traceSqrt);
 }
 
-function rows(features: Float32Array, n: number, d: number): Matrix {
-  if (features.length !== n * d) throw new RangeError(`expected ${n}x${d} features, got ${features.length}`);
-  const m = new Matrix(n, d);
-  for (let i = 0; i < n; i++) for (let j = 0; j < d; j++) m.set(i, j, features[i * d + j]!);
-  return m;
-}
-
-/** Squared Euclidean distances between every row of a [n, d] and of b [m, d]: ‖a‖² + ‖b‖² − 2abᵀ, clamped ≥ 0. */
-function squaredDistances(a: Matrix, b: Matrix): Matrix {
-  const na = a.rows;
-  const nb = b.rows;
-  const aa = Array.from({ length: na }, (_, i) => a.getRow(i).reduce((s, v) => s + v * v, 0));
-  const bb = Array.from({ length: nb }, (_, j) => b.getRow(j).reduce((s, v) => s + v * v, 0));
-  const ab = a.mmul(b.transpose());
-  for (let i = 0; i < na; i++) {
-    for (let j = 0; j < nb; j++) ab.set(i, j, Math.max(0, aa[i]! + bb[j]! - 2 * ab.get(i, j)));
-  }
-  return ab;
-}
-
-/** Squared distance from each row to its k-th nearest other row (the radius of its k-NN ball). */
-function knnRadii(self: Matrix, k: number): number[] {
-  const d2 = squaredDistances(self, self);
-  const out: number[] = [];
-  for (let i = 0; i < self.rows; i++) {
-    const row = d2.getRow(i);
-    row.splice(i, 1);
-    row.sort((x, y) => x - y);
-    out.push(row[Math.min(k, row.length) - 1] ?? 0);
+/** Squared norm of each row of a float32 [n, d] array. */
+function rowNorms(x: Float32Array, n: number, d: number): Float64Array {
+  const out = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    let s = 0;
+    for (let j = 0; j < d; j++) s += x[i * d + j]! * x[i * d + j]!;
+    out[i] = s;
   }
   return out;
 }
 
-/** Share of `query` rows inside at least one k-NN ball of the `manifold` rows. */
-function coverage(query: Matrix, manifold: Matrix, radii: number[]): number {
-  if (query.rows === 0) return 0;
-  const d2 = squaredDistances(query, manifold);
+/** Squared distance between row i of a and row j of b: ‖a‖² + ‖b‖² − 2a·b, clamped ≥ 0. */
+function distance2(
+  a: Float32Array,
+  i: number,
+  na: Float64Array,
+  b: Float32Array,
+  j: number,
+  nb: Float64Array,
+  d: number,
+): number {
+  let dot = 0;
+  const ai = i * d;
+  const bj = j * d;
+  for (let t = 0; t < d; t++) dot += a[ai + t]! * b[bj + t]!;
+  return Math.max(0, na[i]! + nb[j]! - 2 * dot);
+}
+
+/** Squared distance from each row to its k-th nearest other row (the radius of its k-NN ball). */
+function knnRadii(
+  x: Float32Array,
+  n: number,
+  d: number,
+  k: number,
+  norms: Float64Array,
+  out: Float64Array,
+  from: number,
+  to: number,
+): void {
+  const best = new Float64Array(k); // the k smallest distances so far, ascending
+  for (let i = from; i < to; i++) {
+    best.fill(Number.POSITIVE_INFINITY);
+    for (let j = 0; j < n; j++) {
+      if (j === i) continue;
+      const v = distance2(x, i, norms, x, j, norms, d);
+      if (v >= best[k - 1]!) continue;
+      let at = k - 1;
+      while (at > 0 && best[at - 1]! > v) {
+        best[at] = best[at - 1]!;
+        at--;
+      }
+      best[at] = v;
+    }
+    out[i] = best[k - 1]!;
+  }
+}
+
+/** How many `query` rows in [from, to) lie inside at least one k-NN ball of the `manifold` rows. */
+function covered(
+  query: Float32Array,
+  qn: Float64Array,
+  manifold: Float32Array,
+  mn: Float64Array,
+  nm: number,
+  radii: Float64Array,
+  d: number,
+  from: number,
+  to: number,
+): number {
   let inside = 0;
-  for (let i = 0; i < query.rows; i++) {
-    for (let j = 0; j < manifold.rows; j++) {
-      if (d2.get(i, j) <= radii[j]!) {
+  for (let i = from; i < to; i++) {
+    for (let j = 0; j < nm; j++) {
+      if (distance2(query, i, qn, manifold, j, mn, d) <= radii[j]!) {
         inside++;
         break;
       }
     }
   }
-  return inside / query.rows;
+  return inside;
 }
 
 /**
@@ -266,14 +313,77 @@ export function precisionRecall(
   d: number,
   k = PR_K,
 ): { precision: number; recall: number } {
+  const steps = precisionRecallSteps(real, nReal, fake, nFake, d, k, Number.POSITIVE_INFINITY);
+  for (;;) {
+    const next = steps.next();
+    if (next.done) return next.value;
+  }
+}
+
+/**
+ * precisionRecall in slices of `rowsPerStep` rows, awaiting `pause` between slices so a server's event loop
+ * serves other requests meanwhile (the whole computation is O(n²·d)).
+ */
+export async function precisionRecallYielding(
+  real: Float32Array,
+  nReal: number,
+  fake: Float32Array,
+  nFake: number,
+  d: number,
+  pause: () => Promise<void>,
+  rowsPerStep = 64,
+  k = PR_K,
+): Promise<{ precision: number; recall: number }> {
+  const steps = precisionRecallSteps(real, nReal, fake, nFake, d, k, rowsPerStep);
+  for (;;) {
+    const next = steps.next();
+    if (next.done) return next.value;
+    await pause();
+  }
+}
+
+function* precisionRecallSteps(
+  real: Float32Array,
+  nReal: number,
+  fake: Float32Array,
+  nFake: number,
+  d: number,
+  k: number,
+  rowsPerStep: number,
+): Generator<void, { precision: number; recall: number }> {
   if (nReal <= k || nFake <= k)
     throw new RangeError(`precision/recall needs more than k=${k} points per set`);
-  const r = rows(real, nReal, d);
-  const f = rows(fake, nFake, d);
-  return {
-    precision: coverage(f, r, knnRadii(r, k)),
-    recall: coverage(r, f, knnRadii(f, k)),
+  if (real.length !== nReal * d || fake.length !== nFake * d) {
+    throw new RangeError(
+      `expected ${nReal}x${d} real and ${nFake}x${d} fake features, got ${real.length} and ${fake.length}`,
+    );
+  }
+  const rn = rowNorms(real, nReal, d);
+  const fn = rowNorms(fake, nFake, d);
+  const realRadii = new Float64Array(nReal);
+  const fakeRadii = new Float64Array(nFake);
+  const slices = function* (n: number) {
+    for (let from = 0; from < n; from += rowsPerStep) yield [from, Math.min(n, from + rowsPerStep)] as const;
   };
+  for (const [from, to] of slices(nReal)) {
+    knnRadii(real, nReal, d, k, rn, realRadii, from, to);
+    yield;
+  }
+  for (const [from, to] of slices(nFake)) {
+    knnRadii(fake, nFake, d, k, fn, fakeRadii, from, to);
+    yield;
+  }
+  let precise = 0;
+  for (const [from, to] of slices(nFake)) {
+    precise += covered(fake, fn, real, rn, nReal, realRadii, d, from, to);
+    yield;
+  }
+  let recalled = 0;
+  for (const [from, to] of slices(nReal)) {
+    recalled += covered(real, rn, fake, fn, nFake, fakeRadii, d, from, to);
+    yield;
+  }
+  return { precision: precise / nFake, recall: recalled / nReal };
 }
 
 /**
@@ -311,14 +421,18 @@ export interface VerdictInput {
   modesCovered: number;
   klToUniform: number;
   classNames?: readonly string[];
-  /** Precision/recall of the samples and of real held-out data (the floor), when reference stats exist. */
+  /**
+   * The classifier's view of real held-out data (from the reference statistics): collapse is judged against it,
+   * since an imperfect classifier skews even real data's histogram. Without it, against a uniform histogram.
+   */
+  floor?: { modesCovered: number; klToUniform: number; precision: number; recall: number } | null;
+  /** Precision/recall of the samples against the reference, when reference statistics exist. */
   precisionRecall?: { precision: number; recall: number } | null;
-  floorPrecisionRecall?: { precision: number; recall: number } | null;
   discriminatorAuc?: number | null;
 }
 
 export interface Verdict {
-  /** 'collapsed' when the class histogram shows it; 'ok' otherwise (warnings may still be listed). */
+  /** 'collapsed' when the class histogram shows it; 'ok' otherwise (other findings may still be listed). */
   status: 'ok' | 'collapsed';
   collapsed: boolean;
   summary: string;
@@ -326,8 +440,12 @@ export interface Verdict {
   findings: string[];
   thresholds: {
     modeShare: number;
+    /** Fewer covered classes than this is collapse: MIN_COVERED_FRACTION of the real data's covered classes. */
     minModesCovered: number;
+    /** KL to uniform above this is collapse: the real data's KL plus MAX_KL. */
     maxKlToUniform: number;
+    /** What the two limits above were measured against. */
+    baseline: 'real held-out data' | 'uniform';
     headShare: number;
     maxDiscriminatorAuc: number;
     recallDrop: number;
@@ -336,24 +454,29 @@ export interface Verdict {
 
 const pct = (x: number) => `${(x * 100).toFixed(0)}%`;
 
-/** Read the figures against the thresholds above and say what they mean. */
+/** Read the figures against the thresholds above (relative to real data when its figures are known). */
 export function verdict(input: VerdictInput): Verdict {
   const k = input.histogram.counts.length;
-  const minModes = Math.ceil(MIN_COVERED_FRACTION * k);
+  const floor = input.floor ?? null;
+  const minModes = Math.ceil(MIN_COVERED_FRACTION * (floor?.modesCovered ?? k));
+  const maxKl = (floor?.klToUniform ?? 0) + MAX_KL;
   const head = headClasses(input.histogram);
   const findings: string[] = [];
   const few = input.modesCovered < minModes;
-  const skewed = input.klToUniform > MAX_KL;
+  const skewed = input.klToUniform > maxKl;
+  const against = floor ? ` (real data: ${floor.modesCovered})` : '';
   if (few) {
     findings.push(
-      `only ${input.modesCovered} of ${k} classes hold at least ${pct(MODE_SHARE)} of samples (expected ≥ ${minModes})`,
+      `only ${input.modesCovered} of ${k} classes hold at least ${pct(MODE_SHARE)} of samples${against}, expected ≥ ${minModes}`,
     );
   }
   if (skewed) {
-    findings.push(`KL(histogram ‖ uniform) is ${input.klToUniform.toFixed(3)} nats (limit ${MAX_KL})`);
+    findings.push(
+      `KL(histogram ‖ uniform) is ${input.klToUniform.toFixed(3)} nats, limit ${maxKl.toFixed(3)}` +
+        (floor ? ` (real data ${floor.klToUniform.toFixed(3)} + ${MAX_KL})` : ''),
+    );
   }
   const pr = input.precisionRecall;
-  const floor = input.floorPrecisionRecall;
   if (
     pr &&
     floor &&
@@ -387,7 +510,8 @@ export function verdict(input: VerdictInput): Verdict {
     thresholds: {
       modeShare: MODE_SHARE,
       minModesCovered: minModes,
-      maxKlToUniform: MAX_KL,
+      maxKlToUniform: maxKl,
+      baseline: floor ? 'real held-out data' : 'uniform',
       headShare: HEAD_SHARE,
       maxDiscriminatorAuc: MAX_DISCRIMINATOR_AUC,
       recallDrop: RECALL_DROP,

@@ -220,8 +220,37 @@ describe('verdict', () => {
     expect(v.collapsed).toBe(true);
     expect(v.status).toBe('collapsed');
     expect(v.summary).toBe('mode collapse suspected: 3 of 10 classes cover 94% of samples (3, 7, 1)');
-    expect(v.findings[0]).toBe('only 3 of 10 classes hold at least 2% of samples (expected ≥ 8)');
+    expect(v.findings[0]).toBe('only 3 of 10 classes hold at least 2% of samples, expected ≥ 8');
     expect(v.thresholds.minModesCovered).toBe(8);
+    expect(v.thresholds.baseline).toBe('uniform');
+  });
+
+  it('judges against real data when its figures are known', () => {
+    // A classifier that sees real data in 6 classes with KL 0.75: a generator matching that is not collapsed.
+    const classes = [
+      ...new Array(40).fill(0),
+      ...new Array(30).fill(1),
+      ...new Array(10).fill(2),
+      ...new Array(10).fill(3),
+      ...new Array(5).fill(4),
+      ...new Array(5).fill(5),
+    ];
+    const h = classHistogram(classes, 10);
+    const floor = { modesCovered: 6, klToUniform: 0.75, precision: 0.8, recall: 0.8 };
+    const v = verdict({ histogram: h, modesCovered: modesCovered(h), klToUniform: klToUniform(h), floor });
+    expect(v.collapsed).toBe(false);
+    expect(v.thresholds).toMatchObject({
+      minModesCovered: 5,
+      maxKlToUniform: 0.75 + 0.3,
+      baseline: 'real held-out data',
+    });
+    const one = classHistogram(new Array(100).fill(0), 10);
+    const w = verdict({ histogram: one, modesCovered: 1, klToUniform: klToUniform(one), floor });
+    expect(w.collapsed).toBe(true);
+    expect(w.findings).toEqual([
+      'only 1 of 10 classes hold at least 2% of samples (real data: 6), expected ≥ 5',
+      'KL(histogram ‖ uniform) is 2.303 nats, limit 1.050 (real data 0.750 + 0.3)',
+    ]);
   });
 
   it('a uniform histogram is not collapsed; imbalance and mode dropping are still reported', () => {
@@ -234,7 +263,7 @@ describe('verdict', () => {
       modesCovered: 10,
       klToUniform: 0,
       precisionRecall: { precision: 0.7, recall: 0.2 },
-      floorPrecisionRecall: { precision: 0.75, recall: 0.75 },
+      floor: { modesCovered: 10, klToUniform: 0.004, precision: 0.75, recall: 0.75 },
       discriminatorAuc: 0.999,
     });
     expect(v.collapsed).toBe(false);

@@ -1,0 +1,353 @@
+/**
+ * A diagnostics job for a served model: N samples from seeds seed, seed+1, … through the same batched generator
+ * path as /generate, judged by the dataset classifier (class histogram, confidence, features) and the model's own
+ * discriminator (real held-out vs generated), measured against the classifier's reference statistics.
+ * Chunks of one batch are awaited one after another, so a job never holds more than one batch of the queue and
+ * other requests run between its chunks.
+ */
+import { ServiceError } from '../errors.ts';
+import { pixelsToFloat } from '../imaging/pixels.ts';
+import type { ModelRuntime, ServedClassifier, ServedModel } from '../inference/runtime.ts';
+import { networkKey } from '../inference/runtime.ts';
+import { seededLatents, seedRange } from '../latent/sampling.ts';
+import { discriminatePixels, generatePixels } from '../services/images.ts';
+import {
+  classHistogram,
+  fitGaussian,
+  frechetDistance,
+  klToUniform,
+  labelAgreement,
+  mean,
+  meanConfidence,
+  modesCovered,
+  perLabelAgreement,
+  precisionRecallYielding,
+  predictedClasses,
+  rocAuc,
+  softmaxRows,
+  type Verdict,
+  verdict,
+} from './metrics.ts';
+import {
+  type FloorFigures,
+  floorFor,
+  loadReferenceStats,
+  PR_POINTS,
+  probeMatches,
+  type ReferenceStats,
+} from './reference.ts';
+
+export const MIN_SAMPLES = 100;
+export const MAX_SAMPLES = 10_000;
+export const DEFAULT_SAMPLES = 2000;
+/** Samples kept per predicted class for the class-sorted grid. */
+export const MAX_PER_CLASS = 32;
+
+export interface DiagnosticsOptions {
+  samples: number;
+  seed: number;
+  /** Rows per inference call: the service's batch limit. */
+  chunk: number;
+}
+
+export interface DiscriminatorBalance {
+  /** Mean D(x) (probability of "real") on the shipped real held-out images. */
+  meanRealScore: number;
+  /** Mean D(G(z)) on the samples. */
+  meanFakeScore: number;
+  /** Real-vs-generated ROC AUC of the discriminator's logits: 0.5 = cannot tell, 1 = separates perfectly. */
+  auc: number;
+  realImages: number;
+}
+
+export interface DiagnosticsReport {
+  model: string;
+  dataset: string;
+  classifier: string;
+  samples: number;
+  seed: number;
+  /** Conditional models are asked for label i mod numClasses for sample i. */
+  conditional: boolean;
+  classNames: string[];
+  histogram: { counts: number[]; shares: number[] };
+  modesCovered: number;
+  klToUniform: number;
+  meanConfidence: number;
+  labelAgreement: {
+    overall: number;
+    perLabel: Array<{ label: number; samples: number; agreement: number }>;
+  } | null;
+  /** Fréchet classifier distance (d², FID's formula on classifier features) to the reference; null without stats. */
+  frechetDistance: number | null;
+  /** Precision/recall (k = 3) of up to PR_POINTS samples against as many reference features. */
+  precision: number | null;
+  recall: number | null;
+  /** Real held-out data against the same reference, at the nearest sample size: the best reachable figures. */
+  floor: FloorFigures | null;
+  discriminator: DiscriminatorBalance | null;
+  /** Why reference-based figures are missing, when they are. */
+  referenceProblem: string | null;
+  verdict: Verdict;
+  seconds: number;
+}
+
+export interface DiagnosticsResult {
+  report: DiagnosticsReport;
+  /** Up to MAX_PER_CLASS samples per predicted class, uint8 [n, H, W, C] each, in seed order. */
+  examples: Uint8Array[];
+  /** Images per class in `examples`. */
+  exampleCounts: number[];
+  image: { width: number; height: number; channels: number };
+}
+
+interface Classified {
+  probs: Float32Array;
+  features: Float32Array;
+}
+
+/** The model's classifier, or 409 when it has none that fits its images. */
+export function classifierOf(model: ServedModel): ServedClassifier {
+  const c = model.classifier;
+  if (!c) {
+    throw new ServiceError(
+      'GAN_ERR_NO_CLASSIFIER',
+      `model '${model.name}' has no classifier for dataset '${model.manifest.dataset}': add one (classifier.json, dataset '${model.manifest.dataset}') to the models folder`,
+    );
+  }
+  const a = c.manifest.image;
+  const b = model.manifest.image;
+  if (a.width !== b.width || a.height !== b.height || a.channels !== b.channels) {
+    throw new ServiceError(
+      'GAN_ERR_NO_CLASSIFIER',
+      `classifier '${c.name}' takes ${a.width}x${a.height}x${a.channels} images, model '${model.name}' makes ${b.width}x${b.height}x${b.channels}`,
+    );
+  }
+  return c;
+}
+
+/**
+ * Class probabilities and penultimate features of images.
+ * @param pixels uint8 [n, H, W, C] at the classifier's size
+ */
+export async function classifyPixels(
+  runtime: ModelRuntime,
+  classifier: ServedClassifier,
+  pixels: Uint8Array,
+): Promise<Classified> {
+  const m = classifier.manifest;
+  const { width, height, channels } = m.image;
+  const n = pixels.length / (width * height * channels);
+  const result = await runtime.run({
+    key: networkKey(classifier.name, 'classifier'),
+    model: classifier.name,
+    network: 'classifier',
+    rows: n,
+    inputs: {
+      [m.input]: {
+        type: 'float32',
+        data: pixelsToFloat(pixels, m.inputRange, m.inputLayout, height, width, channels),
+        rowDims: m.inputLayout === 'NHWC' ? [height, width, channels] : [channels, height, width],
+      },
+    },
+    outputs: [m.output, m.features],
+  });
+  const probs = result.outputs[m.output]!.data as Float32Array;
+  if (m.outputKind === 'logits') softmaxRows(probs, n, m.classNames.length);
+  return { probs, features: result.outputs[m.features]!.data as Float32Array };
+}
+
+const referenceCache = new WeakMap<ServedClassifier, Promise<ReferenceStats | string>>();
+
+/**
+ * The classifier's reference statistics, loaded once and checked against the classifier itself (probe images'
+ * features must match); a string says why there are none.
+ */
+export function referenceOf(
+  runtime: ModelRuntime,
+  classifier: ServedClassifier,
+): Promise<ReferenceStats | string> {
+  let cached = referenceCache.get(classifier);
+  if (!cached) {
+    cached = (async () => {
+      const file = classifier.entry.referenceStatsFile;
+      if (!file) {
+        return `classifier '${classifier.name}' has no reference statistics (npm run evaluate -- --reference --classifier <dir>)`;
+      }
+      let stats: ReferenceStats;
+      try {
+        stats = await loadReferenceStats(file);
+      } catch (err) {
+        return `reference statistics of '${classifier.name}' are unreadable: ${(err as Error).message}`;
+      }
+      const h = stats.json.heldOut;
+      const img = classifier.manifest.image;
+      if (
+        stats.json.featureDim !== classifier.manifest.featureDim ||
+        h.width !== img.width ||
+        h.height !== img.height ||
+        h.channels !== img.channels
+      ) {
+        return `reference statistics of '${classifier.name}' do not fit it (${stats.json.featureDim} features, ${h.width}x${h.height}x${h.channels} images)`;
+      }
+      const probeCount = stats.json.probe.length;
+      const perImage = h.width * h.height * h.channels;
+      const probe = await classifyPixels(
+        runtime,
+        classifier,
+        stats.heldOutImages.slice(0, probeCount * perImage),
+      );
+      if (!probeMatches(stats.json, probe.features)) {
+        return `reference statistics of '${classifier.name}' were computed with a different classifier (probe features differ): recompute them`;
+      }
+      return stats;
+    })();
+    referenceCache.set(classifier, cached);
+  }
+  return cached;
+}
+
+/** Let other requests' callbacks run between CPU-heavy steps. */
+const yieldToLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+/** Run the generator, classifier and discriminator over `samples` seeded samples and compute every figure. */
+export async function runDiagnostics(
+  runtime: ModelRuntime,
+  model: ServedModel,
+  options: DiagnosticsOptions,
+): Promise<DiagnosticsResult> {
+  const t0 = performance.now();
+  const classifier = classifierOf(model);
+  const { samples, seed } = options;
+  if (!Number.isInteger(samples) || samples < MIN_SAMPLES || samples > MAX_SAMPLES) {
+    throw new RangeError(`samples must be an integer in ${MIN_SAMPLES}..${MAX_SAMPLES}, got ${samples}`);
+  }
+  const chunk = Math.max(1, options.chunk);
+  const m = model.manifest;
+  const { width, height, channels } = m.image;
+  const perImage = width * height * channels;
+  const k = classifier.manifest.classNames.length;
+  const d = classifier.manifest.featureDim;
+  const numLabels = m.numClasses;
+  const requested = numLabels === null ? null : Int32Array.from({ length: samples }, (_, i) => i % numLabels);
+  const reference = await referenceOf(runtime, classifier);
+  const stats = typeof reference === 'string' ? null : reference;
+
+  const probs = new Float32Array(samples * k);
+  const features = new Float32Array(samples * d);
+  const fakeLogits = new Float32Array(samples);
+  const fakeScores = new Float32Array(samples);
+  const examples = Array.from({ length: k }, () => new Uint8Array(MAX_PER_CLASS * perImage));
+  const exampleCounts = new Array<number>(k).fill(0);
+  const seeds = seedRange(seed, samples);
+  for (let from = 0; from < samples; from += chunk) {
+    const to = Math.min(samples, from + chunk);
+    const labels = requested ? Array.from(requested.subarray(from, to)) : null;
+    const pixels = await generatePixels(
+      runtime,
+      model,
+      seededLatents(seeds.slice(from, to), m.latentDim),
+      labels,
+    );
+    const c = await classifyPixels(runtime, classifier, pixels);
+    probs.set(c.probs, from * k);
+    features.set(c.features, from * d);
+    const verdicts = await discriminatePixels(runtime, model, pixels, labels);
+    verdicts.forEach((v, i) => {
+      fakeLogits[from + i] = v.logit;
+      fakeScores[from + i] = v.probabilityReal;
+    });
+    const classes = predictedClasses(c.probs, to - from, k);
+    classes.forEach((cls, i) => {
+      if (exampleCounts[cls]! < MAX_PER_CLASS) {
+        examples[cls]!.set(pixels.subarray(i * perImage, (i + 1) * perImage), exampleCounts[cls]! * perImage);
+        exampleCounts[cls]!++;
+      }
+    });
+  }
+
+  const predicted = predictedClasses(probs, samples, k);
+  const hist = classHistogram(predicted, k);
+  const covered = modesCovered(hist);
+  const kl = klToUniform(hist);
+  const agreement = requested
+    ? {
+        overall: labelAgreement(requested, predicted),
+        perLabel: perLabelAgreement(requested, predicted, numLabels!),
+      }
+    : null;
+
+  let frechet: number | null = null;
+  let pr: { precision: number; recall: number } | null = null;
+  let floor: FloorFigures | null = null;
+  let discriminator: DiscriminatorBalance | null = null;
+  if (stats) {
+    await yieldToLoop();
+    frechet = frechetDistance(fitGaussian(features, samples, d), stats.gaussian);
+    await yieldToLoop();
+    const points = Math.min(samples, stats.json.features.count, PR_POINTS);
+    pr = await precisionRecallYielding(
+      stats.features,
+      stats.json.features.count,
+      features.subarray(0, points * d),
+      points,
+      d,
+      yieldToLoop,
+    );
+    floor = floorFor(stats.json, samples);
+    const h = stats.json.heldOut;
+    const realLogits: number[] = [];
+    const realScores: number[] = [];
+    for (let from = 0; from < h.count; from += chunk) {
+      const to = Math.min(h.count, from + chunk);
+      const labels = numLabels === null ? null : h.labels.slice(from, to).map((l) => l % numLabels);
+      const real = stats.heldOutImages.slice(from * perImage, to * perImage);
+      for (const v of await discriminatePixels(runtime, model, real, labels)) {
+        realLogits.push(v.logit);
+        realScores.push(v.probabilityReal);
+      }
+    }
+    discriminator = {
+      meanRealScore: mean(realScores),
+      meanFakeScore: mean(fakeScores),
+      auc: rocAuc(realLogits, fakeLogits),
+      realImages: h.count,
+    };
+  }
+  const classNames = classifier.manifest.classNames;
+  const report: DiagnosticsReport = {
+    model: model.name,
+    dataset: m.dataset,
+    classifier: classifier.name,
+    samples,
+    seed,
+    conditional: numLabels !== null,
+    classNames,
+    histogram: { counts: hist.counts, shares: hist.shares },
+    modesCovered: covered,
+    klToUniform: kl,
+    meanConfidence: meanConfidence(probs, samples, k),
+    labelAgreement: agreement,
+    frechetDistance: frechet,
+    precision: pr?.precision ?? null,
+    recall: pr?.recall ?? null,
+    floor,
+    discriminator,
+    referenceProblem: typeof reference === 'string' ? reference : null,
+    verdict: verdict({
+      histogram: hist,
+      modesCovered: covered,
+      klToUniform: kl,
+      classNames,
+      precisionRecall: pr,
+      floor,
+      discriminatorAuc: discriminator?.auc ?? null,
+    }),
+    seconds: (performance.now() - t0) / 1000,
+  };
+  return {
+    report,
+    examples: examples.map((e, c) => e.slice(0, exampleCounts[c]! * perImage)),
+    exampleCounts,
+    image: { width, height, channels },
+  };
+}

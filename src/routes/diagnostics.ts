@@ -1,0 +1,241 @@
+/**
+ * Mode-collapse diagnostics of a served model: POST /v1/models/:name/diagnostics (figures as JSON),
+ * GET …/diagnostics/grid.png (samples sorted into one row per predicted class) and …/diagnostics/histogram.png.
+ * Identical requests (model, samples, seed) share one run: the last few results are kept, and a run in progress
+ * is awaited rather than repeated, so fetching the figures and both pictures costs one job.
+ */
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import {
+  HEAD_SHARE,
+  MAX_DISCRIMINATOR_AUC,
+  MAX_KL,
+  MIN_COVERED_FRACTION,
+  MODE_SHARE,
+  RECALL_DROP,
+} from '../diagnostics/metrics.ts';
+import { classGridPng, histogramPng } from '../diagnostics/pictures.ts';
+import {
+  DEFAULT_SAMPLES,
+  type DiagnosticsResult,
+  MAX_PER_CLASS,
+  MAX_SAMPLES,
+  MIN_SAMPLES,
+  runDiagnostics,
+} from '../diagnostics/run.ts';
+import type { ServedModel } from '../inference/runtime.ts';
+import { errorResponses, errorSchema, modelNameSchema, seedSchema } from '../schemas/common.ts';
+import { sendBinary } from './reply.ts';
+
+/** Results kept for repeat requests (a report plus at most 32 images per class: ~250 KB each for MNIST). */
+const CACHE_SIZE = 8;
+
+const paramsSchema = z.strictObject({ name: modelNameSchema.describe('Model name (see GET /v1/models)') });
+
+const samplesSchema = z
+  .number()
+  .int()
+  .min(MIN_SAMPLES)
+  .max(MAX_SAMPLES)
+  .describe(`Samples to generate and judge (${MIN_SAMPLES}..${MAX_SAMPLES})`);
+const diagnosticsSeedSchema = seedSchema.describe(
+  'First seed: samples use seeds seed, seed+1, … (mod 2^32), so results repeat',
+);
+
+export const diagnosticsBodySchema = z.strictObject({
+  samples: samplesSchema.default(DEFAULT_SAMPLES),
+  seed: diagnosticsSeedSchema.default(0),
+});
+
+const querySchema = z.strictObject({
+  samples: z.coerce.number().pipe(samplesSchema).default(DEFAULT_SAMPLES),
+  seed: z.coerce.number().pipe(diagnosticsSeedSchema).default(0),
+});
+
+const gridQuerySchema = querySchema.extend({
+  perClass: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(MAX_PER_CLASS)
+    .default(10)
+    .describe(`Samples shown per class row (1..${MAX_PER_CLASS})`),
+  scale: z.coerce.number().int().min(1).max(16).default(2).describe('Nearest-neighbour upscaling factor'),
+});
+
+const floorSchema = z.object({
+  samples: z.number(),
+  frechetDistance: z.number(),
+  precision: z.number(),
+  recall: z.number(),
+  klToUniform: z.number(),
+  modesCovered: z.number(),
+  meanConfidence: z.number(),
+});
+
+export const diagnosticsReportSchema = z
+  .object({
+    model: z.string(),
+    dataset: z.string(),
+    classifier: z.string().describe('The dataset classifier that judged the samples'),
+    samples: z.number(),
+    seed: z.number(),
+    conditional: z.boolean().describe('Conditional models are asked for label i mod numClasses for sample i'),
+    classNames: z.array(z.string()),
+    histogram: z.object({
+      counts: z.array(z.number()).describe('Samples per predicted class'),
+      shares: z.array(z.number()),
+    }),
+    modesCovered: z.number().describe(`Classes holding at least ${MODE_SHARE * 100}% of samples`),
+    klToUniform: z.number().describe('KL(histogram ‖ uniform), nats: 0 balanced, ln(classes) for one class'),
+    meanConfidence: z.number().describe("Mean of the classifier's top probability"),
+    labelAgreement: z
+      .object({
+        overall: z.number(),
+        perLabel: z.array(z.object({ label: z.number(), samples: z.number(), agreement: z.number() })),
+      })
+      .nullable()
+      .describe('Conditional models: share of samples classified as the requested label'),
+    frechetDistance: z
+      .number()
+      .nullable()
+      .describe('Fréchet classifier distance d² to the real reference statistics (null without them)'),
+    precision: z.number().nullable().describe('Kynkäänniemi 2019 precision (k = 3) in feature space'),
+    recall: z.number().nullable().describe('Kynkäänniemi 2019 recall (k = 3); mode dropping lowers it'),
+    floor: floorSchema
+      .nullable()
+      .describe(
+        'Real held-out data against the same reference at the nearest sample size: the reachable best',
+      ),
+    discriminator: z
+      .object({
+        meanRealScore: z.number().describe('Mean D(x) on real held-out images'),
+        meanFakeScore: z.number().describe('Mean D(G(z)) on the samples'),
+        auc: z.number().describe('Real-vs-generated ROC AUC of the discriminator'),
+        realImages: z.number(),
+      })
+      .nullable(),
+    referenceProblem: z.string().nullable().describe('Why reference-based figures are null, when they are'),
+    verdict: z.object({
+      status: z.enum(['ok', 'collapsed']),
+      collapsed: z.boolean(),
+      summary: z.string(),
+      findings: z.array(z.string()),
+      thresholds: z.object({
+        modeShare: z.number(),
+        minModesCovered: z.number(),
+        maxKlToUniform: z.number(),
+        baseline: z.enum(['real held-out data', 'uniform']),
+        headShare: z.number(),
+        maxDiscriminatorAuc: z.number(),
+        recallDrop: z.number(),
+      }),
+    }),
+    seconds: z.number(),
+  })
+  .describe(
+    `Diagnostics. Collapse is reported when fewer than ${MIN_COVERED_FRACTION * 100}% of the classes real data covers hold ≥ ${MODE_SHARE * 100}% of samples, or KL to uniform exceeds real data's by ${MAX_KL} (without reference statistics: against a uniform histogram); the summary names the fewest classes holding ${HEAD_SHARE * 100}% of samples. Also flagged: discriminator AUC > ${MAX_DISCRIMINATOR_AUC}, recall below ${RECALL_DROP}× the real floor.`,
+  );
+
+const responses = { ...errorResponses, 409: errorSchema };
+
+export const diagnosticsRoutes: FastifyPluginAsyncZod = async (app) => {
+  const cache = new Map<string, Promise<DiagnosticsResult>>();
+
+  const diagnose = (model: ServedModel, samples: number, seed: number): Promise<DiagnosticsResult> => {
+    const key = `${model.name}\n${samples}\n${seed}`;
+    const hit = cache.get(key);
+    if (hit) {
+      cache.delete(key); // re-insert: most recently used last
+      cache.set(key, hit);
+      return hit;
+    }
+    const job = runDiagnostics(app.runtime, model, { samples, seed, chunk: app.config.GAN_MAX_BATCH });
+    cache.set(key, job);
+    job.catch(() => cache.delete(key));
+    while (cache.size > CACHE_SIZE) cache.delete(cache.keys().next().value!);
+    return job;
+  };
+
+  app.post(
+    '/v1/models/:name/diagnostics',
+    {
+      config: { inference: true },
+      schema: {
+        tags: ['models'],
+        summary: 'Mode-collapse diagnostics of a model',
+        description:
+          'Generates `samples` images from seeds seed, seed+1, … through the batched generator, classifies them with the dataset classifier and scores them with the discriminator; returns the class histogram, modes covered, KL to uniform, Fréchet classifier distance, precision/recall, discriminator balance and a verdict. 409 GAN_ERR_NO_CLASSIFIER when the model has no dataset classifier.',
+        params: paramsSchema,
+        body: diagnosticsBodySchema,
+        response: { 200: diagnosticsReportSchema, ...responses },
+      },
+    },
+    async (request, reply) => {
+      const model = app.runtime.model(request.params.name, 'name');
+      reply.header('x-model', model.name);
+      const { report } = await diagnose(model, request.body.samples, request.body.seed);
+      return report;
+    },
+  );
+
+  app.get(
+    '/v1/models/:name/diagnostics/grid.png',
+    {
+      config: { inference: true, binaryResponse: ['image/png'] },
+      schema: {
+        tags: ['models'],
+        summary: 'Samples sorted into one row per predicted class',
+        description:
+          'Each row is a class of the dataset classifier with its sample count and share; a collapsed generator shows a few full rows and many empty (grey) ones.',
+        params: paramsSchema,
+        querystring: gridQuerySchema,
+        response: { 200: z.string().describe('image/png'), ...responses },
+      },
+    },
+    async (request, reply) => {
+      const model = app.runtime.model(request.params.name, 'name');
+      reply.header('x-model', model.name);
+      const q = request.query;
+      const result = await diagnose(model, q.samples, q.seed);
+      const perImage = result.image.width * result.image.height * result.image.channels;
+      const png = await classGridPng({
+        examples: result.examples.map((e) => e.subarray(0, Math.min(e.length, q.perClass * perImage))),
+        counts: result.report.histogram.counts,
+        classNames: result.report.classNames,
+        ...result.image,
+        perClass: q.perClass,
+        scale: q.scale,
+      });
+      return sendBinary(reply, 'image/png', png);
+    },
+  );
+
+  app.get(
+    '/v1/models/:name/diagnostics/histogram.png',
+    {
+      config: { inference: true, binaryResponse: ['image/png'] },
+      schema: {
+        tags: ['models'],
+        summary: 'Bar chart of the predicted-class histogram',
+        description: `Shares per class, the uniform share and the ${MODE_SHARE * 100}% "covered" share marked; the subtitle is the verdict.`,
+        params: paramsSchema,
+        querystring: querySchema,
+        response: { 200: z.string().describe('image/png'), ...responses },
+      },
+    },
+    async (request, reply) => {
+      const model = app.runtime.model(request.params.name, 'name');
+      reply.header('x-model', model.name);
+      const { report } = await diagnose(model, request.query.samples, request.query.seed);
+      const png = await histogramPng({
+        counts: report.histogram.counts,
+        classNames: report.classNames,
+        title: `${report.model}: ${report.samples} samples from seed ${report.seed}, judged by ${report.classifier}`,
+        subtitle: report.verdict.summary,
+        collapsed: report.verdict.collapsed,
+      });
+      return sendBinary(reply, 'image/png', png);
+    },
+  );
+};
