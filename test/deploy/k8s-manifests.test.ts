@@ -65,7 +65,7 @@ describe('Kubernetes manifests against the API schemas', () => {
   let strict: string[][];
   beforeAll(() => {
     strict = strictErrors(root, manifests);
-  }, 60_000);
+  }, 300_000);
 
   it('every field is one the API defines (strict)', () => {
     expect(Object.fromEntries(manifests.map((m, i) => [label(m), strict[i]]))).toEqual(
@@ -96,7 +96,7 @@ describe('Kubernetes manifests against the API schemas', () => {
     ]);
     expect(errors).toHaveLength(1);
     expect(errors![0]).toMatch(/'readinesProbe' does not exist in type '.*Container'/);
-  }, 60_000);
+  }, 300_000);
 
   it('rejects a kind it has no schema for instead of passing it', async () => {
     await expect(schemaErrors({ apiVersion: 'apps/v1', kind: 'Deploymnet', doc: {} })).rejects.toThrow(

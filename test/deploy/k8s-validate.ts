@@ -44,9 +44,12 @@ export function loadManifests(dir: string, files: string[]): Manifest[] {
   return out;
 }
 
-/** `apps/v1` → `kubernetes-models/apps/v1`; the core group's `v1` → `kubernetes-models/v1`. */
-export function modelModule(apiVersion: string): string {
-  return `kubernetes-models/${apiVersion}`;
+/**
+ * The module of one kind: `apps/v1` Deployment → `kubernetes-models/apps/v1/Deployment` (the core group's `v1`
+ * → `kubernetes-models/v1/Service`). One kind's module, not the group's index, keeps both passes fast.
+ */
+export function modelModule(apiVersion: string, kind: string): string {
+  return `kubernetes-models/${apiVersion}/${kind}`;
 }
 
 interface ModelClass {
@@ -57,9 +60,17 @@ interface ModelClass {
 export async function schemaErrors(m: Pick<Manifest, 'apiVersion' | 'kind' | 'doc'>): Promise<string[]> {
   let mod: Record<string, unknown>;
   try {
-    mod = (await import(modelModule(m.apiVersion))) as Record<string, unknown>;
+    mod = (await import(modelModule(m.apiVersion, m.kind))) as Record<string, unknown>;
   } catch {
-    throw new Error(`unknown apiVersion ${m.apiVersion}: no schema to validate ${m.kind} against`);
+    const groupKnown = await import(`kubernetes-models/${m.apiVersion}`).then(
+      () => true,
+      () => false,
+    );
+    throw new Error(
+      groupKnown
+        ? `unknown kind ${m.kind} in ${m.apiVersion}`
+        : `unknown apiVersion ${m.apiVersion}: no schema to validate ${m.kind} against`,
+    );
   }
   const Model = mod[m.kind] as ModelClass | undefined;
   if (typeof Model !== 'function') throw new Error(`unknown kind ${m.kind} in ${m.apiVersion}`);
@@ -101,7 +112,7 @@ export function strictErrors(root: string, manifests: Manifest[]): string[][] {
         owner.push(i);
       }
     };
-    push(`import type { I${m.kind} as T${i} } from '${modelModule(m.apiVersion)}';`);
+    push(`import type { I${m.kind} as T${i} } from '${modelModule(m.apiVersion, m.kind)}';`);
     push(`export const m${i}: T${i} = ${literal(m.doc, '')};`);
   });
   const source = lines.join('\n');
@@ -112,6 +123,8 @@ export function strictErrors(root: string, manifests: Manifest[]): string[][] {
     module: ts.ModuleKind.NodeNext,
     moduleResolution: ts.ModuleResolutionKind.NodeNext,
     target: ts.ScriptTarget.ES2022,
+    // The model types need nothing past ES5; no DOM or @types keeps the compiler's load small.
+    lib: ['lib.es5.d.ts'],
     types: [],
   };
   const host = ts.createCompilerHost(options);
