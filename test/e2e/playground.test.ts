@@ -75,7 +75,7 @@ afterAll(async () => {
 /** Wait until every image of the sample grid has decoded; returns their seeds and natural sizes. */
 async function gridImages() {
   await page.waitForFunction(() => {
-    const imgs = [...document.querySelectorAll<HTMLImageElement>('#sample-grid img')];
+    const imgs = Array.from(document.querySelectorAll<HTMLImageElement>('#sample-grid img'));
     return imgs.length > 0 && imgs.every((i) => i.complete && i.naturalWidth > 0);
   }, WAIT);
   return page.$$eval('#sample-grid button', (buttons) =>
@@ -148,7 +148,9 @@ describe('playground in Chromium', () => {
   it('labels every control for assistive technology', async () => {
     const unlabelled = await page.evaluate(() => {
       const out: string[] = [];
-      for (const el of document.querySelectorAll<HTMLElement>('input, select, textarea, button, canvas, a')) {
+      for (const el of Array.from(
+        document.querySelectorAll<HTMLElement>('input, select, textarea, button, canvas, a'),
+      )) {
         const named =
           (el as HTMLInputElement).labels?.length ||
           el.getAttribute('aria-label') ||
@@ -156,7 +158,7 @@ describe('playground in Chromium', () => {
           el.querySelector('img[alt]:not([alt=""])');
         if (!named) out.push(el.outerHTML.slice(0, 80));
       }
-      for (const img of document.querySelectorAll('img')) {
+      for (const img of Array.from(document.querySelectorAll('img'))) {
         if (!img.hasAttribute('alt')) out.push(img.outerHTML.slice(0, 80));
       }
       return out;
@@ -286,7 +288,7 @@ describe('playground in Chromium', () => {
     await page.locator('#diagnostics').scrollIntoViewIfNeeded();
     if (offered) {
       await page.waitForFunction(() => {
-        const imgs = [...document.querySelectorAll<HTMLImageElement>('#diagnostics img')];
+        const imgs = Array.from(document.querySelectorAll<HTMLImageElement>('#diagnostics img'));
         return imgs.every((i) => i.complete && i.naturalWidth > 0);
       }, WAIT);
       expect(await page.textContent('#diag-status')).toBe('');
