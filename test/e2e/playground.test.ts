@@ -304,7 +304,15 @@ describe('playground in Chromium', () => {
     await page.screenshot({ path: join(OUTPUT, 'playground.png'), fullPage: true });
   });
 
-  it('switches to a conditional model: class pickers appear and the grid cycles through the classes', async () => {
+  it('switches to a conditional model: class pickers appear, the grid cycles through the classes, a diagnostics 404 hides the panel', async () => {
+    // This time the service answers the diagnostics routes with 404 (as one without them would).
+    await page.route('**/diagnostics/*.png', (route) =>
+      route.fulfill({
+        status: 404,
+        contentType: 'application/json',
+        body: JSON.stringify({ error: { code: 'GAN_ERR_NOT_FOUND', message: 'no route' } }),
+      }),
+    );
     await page.selectOption('#model', 'tiny-conditional');
     await page.waitForFunction(
       () =>
@@ -319,6 +327,9 @@ describe('playground in Chromium', () => {
     expect(await page.isVisible('#sample-label')).toBe(true);
     expect(await page.isVisible('#walk-label')).toBe(true);
     expect(new URL(page.url()).searchParams.get('model')).toBe('tiny-conditional');
+    await page.locator('#diagnostics').scrollIntoViewIfNeeded();
+    await page.waitForFunction(() => document.getElementById('diagnostics')!.hidden, WAIT);
+    await page.unroute('**/diagnostics/*.png');
     await page.selectOption('#walk-label', '4');
     await page.click('#walk-form button[type="submit"]');
     await page.waitForFunction(() => !document.getElementById('walk-result')!.hidden, WAIT);
