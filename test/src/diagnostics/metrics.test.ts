@@ -273,3 +273,54 @@ describe('verdict', () => {
     );
   });
 });
+
+describe('epochFigures (the trainer hook)', () => {
+  it('one-hot probabilities of a known histogram, agreement, distance 0 against its own Gaussian', async () => {
+    const { epochFigures } = await import('../../../src/diagnostics/epoch.ts');
+    const classes = [0, 0, 1, 1, 2, 2, 3, 3];
+    const probs = new Float32Array(8 * 4);
+    classes.forEach((c, i) => {
+      probs[i * 4 + c] = 1;
+    });
+    const features = Float32Array.from({ length: 8 * 2 }, (_, i) => (i * 7919) % 13);
+    const figures = epochFigures({
+      probs,
+      features,
+      samples: 8,
+      numClasses: 4,
+      featureDim: 2,
+      requested: Int32Array.from([0, 1, 1, 1, 2, 2, 3, 0]),
+      reference: fitGaussian(features, 8, 2),
+    });
+    expect(figures).toEqual({
+      modesCovered: 4,
+      klToUniform: 0,
+      meanConfidence: 1,
+      labelAgreement: 0.75,
+      frechetDistance: expect.closeTo(0, 9),
+    });
+  });
+});
+
+describe('precisionRecallYielding', () => {
+  it('gives the same answer as precisionRecall and pauses between slices', async () => {
+    const { precisionRecallYielding } = await import('../../../src/diagnostics/metrics.ts');
+    const rng = new RandomState(5);
+    const a = Float32Array.from({ length: 200 * 3 }, () => rng.standardNormal());
+    const b = Float32Array.from({ length: 150 * 3 }, () => rng.standardNormal() + 0.5);
+    let pauses = 0;
+    const got = await precisionRecallYielding(
+      a,
+      200,
+      b,
+      150,
+      3,
+      async () => {
+        pauses++;
+      },
+      50,
+    );
+    expect(got).toEqual(precisionRecall(a, 200, b, 150, 3));
+    expect(pauses).toBe(4 + 3 + 3 + 4);
+  });
+});

@@ -1,0 +1,265 @@
+/**
+ * Mode-collapse diagnostics from the command line, with the service's own runtime (onnxruntime, same batching)
+ * and no HTTP. Prints a table and writes report.json, grid.png (one row per predicted class) and histogram.png.
+ *
+ *   npm run evaluate -- --model mnist-dcgan [--models-dir models] [--samples 10000] [--seed 0] [--out <dir>]
+ *   npm run evaluate -- --run runs/mnist-dcgan [--samples 2000] [--out <dir>]   (exports to a temp folder first)
+ *   npm run evaluate -- --reference --classifier models/mnist-classifier        (reference statistics, once)
+ *
+ * `--out` defaults to reports/<model> (or <run>/eval). The dataset classifier is taken from --models-dir by the
+ * model's dataset; its reference statistics (from --reference) enable the Fréchet distance, precision/recall,
+ * the real floor and the discriminator's real-vs-fake balance.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { cp, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import Fastify from 'fastify';
+import { loadConfig } from '../../src/config.ts';
+import { classGridPng, histogramPng } from '../../src/diagnostics/pictures.ts';
+import {
+  DEFAULT_SAMPLES,
+  type DiagnosticsReport,
+  type DiagnosticsResult,
+  MAX_SAMPLES,
+  MIN_SAMPLES,
+  runDiagnostics,
+} from '../../src/diagnostics/run.ts';
+import { ModelRuntime } from '../../src/inference/runtime.ts';
+import { MAX_SEED } from '../../src/latent/random-state.ts';
+import { Metrics } from '../../src/metrics.ts';
+import { loadDataset } from '../data/datasets.ts';
+import { onnxClassifier, readClassifierManifest, referenceFromImages, writeReference } from './reference.ts';
+
+const GRID_PER_CLASS = 16;
+const GRID_SCALE = 2;
+/** Rows per inference call: bigger than the service default, nothing else competes here. */
+const BATCH = 256;
+
+const fmt = (v: number | null | undefined, digits = 3) =>
+  v === null || v === undefined ? '-' : Number.isInteger(v) ? String(v) : v.toFixed(digits);
+
+/** The figures as a table: metric, value, real floor. */
+export function reportTable(r: DiagnosticsReport): string {
+  const f = r.floor;
+  const rows: Array<[string, string, string]> = [
+    ['samples', String(r.samples), f ? String(f.samples) : '-'],
+    [
+      'modes covered',
+      `${r.modesCovered}/${r.classNames.length}`,
+      f ? `${f.modesCovered}/${r.classNames.length}` : '-',
+    ],
+    ['KL(hist ‖ uniform)', fmt(r.klToUniform), fmt(f?.klToUniform)],
+    ['mean confidence', fmt(r.meanConfidence), fmt(f?.meanConfidence)],
+    ['Fréchet distance', fmt(r.frechetDistance, 2), fmt(f?.frechetDistance, 2)],
+    ['precision (k=3)', fmt(r.precision), fmt(f?.precision)],
+    ['recall (k=3)', fmt(r.recall), fmt(f?.recall)],
+    ['mean D(x) real', fmt(r.discriminator?.meanRealScore), ''],
+    ['mean D(G(z))', fmt(r.discriminator?.meanFakeScore), ''],
+    ['D real-vs-fake AUC', fmt(r.discriminator?.auc), ''],
+  ];
+  if (r.labelAgreement) rows.push(['label agreement', fmt(r.labelAgreement.overall), '']);
+  const w0 = Math.max(...rows.map((x) => x[0].length));
+  const w1 = Math.max(5, ...rows.map((x) => x[1].length));
+  const line = (a: string, b: string, c: string) => `${a.padEnd(w0)}  ${b.padStart(w1)}  ${c}`;
+  const hist = r.classNames
+    .map((name, c) => `${name}: ${(r.histogram.shares[c]! * 100).toFixed(1)}%`)
+    .join(', ');
+  return [
+    `${r.model} (${r.dataset}), judged by ${r.classifier}; seeds ${r.seed}..${r.seed + r.samples - 1}`,
+    line('metric', 'value', 'real floor'),
+    ...rows.map(([a, b, c]) => line(a, b, c)),
+    `histogram: ${hist}`,
+    ...(r.referenceProblem ? [`note: ${r.referenceProblem}`] : []),
+    `verdict: ${r.verdict.summary}`,
+    ...r.verdict.findings.map((x) => `  - ${x}`),
+  ].join('\n');
+}
+
+/** Writes report.json, grid.png and histogram.png into `out`. */
+export async function writeReport(result: DiagnosticsResult, out: string): Promise<void> {
+  await mkdir(out, { recursive: true });
+  const r = result.report;
+  await writeFile(path.join(out, 'report.json'), `${JSON.stringify(r, null, 2)}\n`);
+  const perImage = result.image.width * result.image.height * result.image.channels;
+  await writeFile(
+    path.join(out, 'grid.png'),
+    await classGridPng({
+      examples: result.examples.map((e) => e.subarray(0, Math.min(e.length, GRID_PER_CLASS * perImage))),
+      counts: r.histogram.counts,
+      classNames: r.classNames,
+      ...result.image,
+      perClass: GRID_PER_CLASS,
+      scale: GRID_SCALE,
+    }),
+  );
+  await writeFile(
+    path.join(out, 'histogram.png'),
+    await histogramPng({
+      counts: r.histogram.counts,
+      classNames: r.classNames,
+      title: `${r.model}: ${r.samples} samples from seed ${r.seed}, judged by ${r.classifier}`,
+      subtitle: r.verdict.summary,
+      collapsed: r.verdict.collapsed,
+    }),
+  );
+}
+
+/** Classifier folders of `modelsDir` for `dataset`. */
+async function classifierDirs(modelsDir: string, dataset: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const d of await readdir(modelsDir, { withFileTypes: true })) {
+    const file = path.join(modelsDir, d.name, 'classifier.json');
+    if (!d.isDirectory() || !existsSync(file)) continue;
+    const m = JSON.parse(await readFile(file, 'utf8')) as { dataset?: string };
+    if (m.dataset === dataset) out.push(path.join(modelsDir, d.name));
+  }
+  return out;
+}
+
+/**
+ * Runs diagnostics on one model folder with the service runtime, over a temp models folder holding only that
+ * model and its dataset's classifiers (so nothing else is loaded).
+ */
+export async function evaluateModelDir(
+  modelDir: string,
+  classifiersFrom: string,
+  samples: number,
+  seed: number,
+): Promise<DiagnosticsResult> {
+  const manifest = JSON.parse(await readFile(path.join(modelDir, 'model.json'), 'utf8')) as {
+    name: string;
+    dataset: string;
+  };
+  const tmp = await mkdtemp(path.join(tmpdir(), 'gan-evaluate-'));
+  const log = Fastify({ logger: { level: 'warn' } }).log;
+  let runtime: ModelRuntime | null = null;
+  try {
+    await cp(modelDir, path.join(tmp, manifest.name), { recursive: true });
+    const classifiers = await classifierDirs(classifiersFrom, manifest.dataset);
+    if (classifiers.length === 0) {
+      throw new Error(
+        `${classifiersFrom}: no classifier for dataset '${manifest.dataset}' (export one: npm run export -- runs/${manifest.dataset}-classifier ${classifiersFrom}/${manifest.dataset}-classifier --classifier)`,
+      );
+    }
+    for (const c of classifiers) await cp(c, path.join(tmp, path.basename(c)), { recursive: true });
+    const config = loadConfig({
+      GAN_MODELS_DIR: tmp,
+      GAN_LOG_LEVEL: 'warn',
+      GAN_EXECUTION_PROVIDERS: 'cpu',
+      GAN_MAX_BATCH: String(BATCH),
+      GAN_REQUEST_TIMEOUT_MS: '600000',
+    });
+    runtime = new ModelRuntime(config, log, new Metrics());
+    await runtime.scan();
+    await runtime.start();
+    return await runDiagnostics(runtime, runtime.model(manifest.name), { samples, seed, chunk: BATCH });
+  } finally {
+    await runtime?.close();
+    await rm(tmp, { recursive: true, force: true });
+  }
+}
+
+/** Exports a trainer run to ONNX (the project's exporter, as its CLI) in a temp folder. @returns the model folder */
+async function exportRun(runDir: string, into: string): Promise<string> {
+  const name = path
+    .basename(path.resolve(runDir))
+    .toLowerCase()
+    .replace(/[^a-z0-9._-]/g, '-');
+  const out = path.join(into, name);
+  const tsx = path.join('node_modules', '.bin', 'tsx');
+  const res = spawnSync(tsx, ['scripts/export/cli.ts', runDir, out], { stdio: 'inherit' });
+  if (res.status !== 0) throw new Error(`export of ${runDir} failed (exit ${res.status})`);
+  return out;
+}
+
+async function buildReference(classifierDir: string, argv: string[]): Promise<void> {
+  const manifest = await readClassifierManifest(classifierDir);
+  if (manifest.dataset !== 'mnist' && manifest.dataset !== 'fashion-mnist') {
+    throw new Error(`${classifierDir}: dataset '${manifest.dataset}' has no loader in scripts/data`);
+  }
+  const test = await loadDataset(manifest.dataset, 'test');
+  const { classify, release } = await onnxClassifier(classifierDir, manifest);
+  try {
+    const built = await referenceFromImages(
+      manifest,
+      { images: test.images, labels: test.labels, count: test.count, source: `${manifest.dataset} test` },
+      classify,
+      ['npm run evaluate --', ...argv].join(' '),
+    );
+    const file = await writeReference(classifierDir, built);
+    console.log(`wrote ${file} (+ features, held-out images); classifier.json points at it`);
+    console.log(`reference ${built.json.split.reference}, held out ${built.json.split.heldOut}`);
+    for (const f of built.json.floor) {
+      console.log(
+        `floor at ${String(f.samples).padStart(5)}: Fréchet ${f.frechetDistance.toFixed(2)} precision ${f.precision.toFixed(3)} recall ${f.recall.toFixed(3)} KL ${f.klToUniform.toFixed(4)} modes ${f.modesCovered} confidence ${f.meanConfidence.toFixed(3)}`,
+      );
+    }
+  } finally {
+    await release();
+  }
+}
+
+async function main(argv: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      model: { type: 'string' },
+      run: { type: 'string' },
+      reference: { type: 'boolean', default: false },
+      classifier: { type: 'string' },
+      'models-dir': { type: 'string', default: 'models' },
+      samples: { type: 'string', default: String(DEFAULT_SAMPLES) },
+      seed: { type: 'string', default: '0' },
+      out: { type: 'string' },
+    },
+  });
+  if (values.reference) {
+    if (!values.classifier)
+      throw new Error('--reference: expected --classifier <folder with classifier.json>');
+    return buildReference(values.classifier, argv);
+  }
+  const samples = Number(values.samples);
+  if (!Number.isInteger(samples) || samples < MIN_SAMPLES || samples > MAX_SAMPLES) {
+    throw new Error(
+      `--samples: expected an integer in ${MIN_SAMPLES}..${MAX_SAMPLES}, got ${values.samples}`,
+    );
+  }
+  const seed = Number(values.seed);
+  if (!Number.isInteger(seed) || seed < 0 || seed > MAX_SEED) {
+    throw new Error(`--seed: expected an integer in 0..${MAX_SEED}, got ${values.seed}`);
+  }
+  if (!values.model === !values.run) throw new Error('expected one of --model <name> or --run <run folder>');
+  const modelsDir = values['models-dir']!;
+  let result: DiagnosticsResult;
+  let out: string;
+  if (values.model) {
+    const dir = path.join(modelsDir, values.model);
+    if (!existsSync(path.join(dir, 'model.json'))) throw new Error(`${dir}/model.json not found`);
+    result = await evaluateModelDir(dir, modelsDir, samples, seed);
+    out = values.out ?? path.join('reports', values.model);
+  } else {
+    const tmp = await mkdtemp(path.join(tmpdir(), 'gan-export-'));
+    try {
+      const dir = await exportRun(values.run!, tmp);
+      result = await evaluateModelDir(dir, modelsDir, samples, seed);
+    } finally {
+      await rm(tmp, { recursive: true, force: true });
+    }
+    out = values.out ?? path.join(values.run!, 'eval');
+  }
+  console.log(reportTable(result.report));
+  await writeReport(result, out);
+  console.log(
+    `wrote ${path.join(out, 'report.json')}, grid.png, histogram.png (${result.report.seconds.toFixed(1)} s)`,
+  );
+}
+
+if (process.argv[1] && path.resolve(process.argv[1]) === path.resolve(import.meta.filename)) {
+  main(process.argv.slice(2)).catch((err: unknown) => {
+    console.error(`evaluate failed: ${err instanceof Error ? err.message : String(err)}`);
+    process.exitCode = 1;
+  });
+}
