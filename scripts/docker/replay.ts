@@ -454,7 +454,8 @@ export async function runHealthcheck(image: ReplayedImage, port: number): Promis
   if (!image.healthcheck) throw new Error(`stage ${image.stage.name} has no HEALTHCHECK`);
   const [command, ...args] = image.healthcheck.command;
   const env = await containerEnv(image, port);
-  const timeoutMs = Number.parseInt(image.healthcheck.flags.timeout ?? '30', 10) * 1000 + 5_000;
+  // Docker's timeout plus slack for starting node on a busy machine: the exit code is what is checked here.
+  const timeoutMs = Number.parseInt(image.healthcheck.flags.timeout ?? '30', 10) * 1000 + 30_000;
   return new Promise((resolve, reject) => {
     const child = spawn(command!, args, { cwd: image.appDir, env, stdio: 'ignore', ...spawnIdentity(image) });
     const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);

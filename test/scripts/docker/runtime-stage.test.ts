@@ -46,7 +46,8 @@ beforeAll(async () => {
   port = await freePort();
   running = await startImage(image, port);
   await waitForStatus(running, '/readyz', READY_TIMEOUT_MS);
-}, 600_000);
+  // About a minute alone on 2 cores; several minutes when other heavy test files share the machine.
+}, 900_000);
 
 afterAll(async () => {
   if (running) await stopImage(running, 10_000);
@@ -98,6 +99,12 @@ describe('Dockerfile runtime stage, replayed outside Docker', () => {
     expect(pngDimensions(body)).toEqual({ width: model.width, height: model.height });
   });
 
+  it('serves the playground page from the copied public/', async () => {
+    const res = await fetch(`${running!.baseUrl}/`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toMatch(/^text\/html/);
+  });
+
   it('exports the queue-depth gauge the autoscaler alternative scales on', async () => {
     const text = await (await fetch(`${running!.baseUrl}/metrics`)).text();
     expect(text).toMatch(/^# TYPE gan_queue_depth gauge$/m);
@@ -106,7 +113,7 @@ describe('Dockerfile runtime stage, replayed outside Docker', () => {
   it('HEALTHCHECK passes against the server and fails when nothing listens', async () => {
     expect(await runHealthcheck(image, port)).toBe(0);
     expect(await runHealthcheck(image, await freePort())).not.toBe(0);
-  });
+  }, 120_000);
 
   it('exits 0 on SIGTERM, as `docker stop` and the kubelet send it', async () => {
     const stopped = await stopImage(running!, 40_000);
