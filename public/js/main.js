@@ -31,25 +31,37 @@ function describeError(err) {
   return err instanceof Error ? err.message : String(err);
 }
 
-let pending = 0;
+/** Actions still running, latest last; their labels fill the status line unless an error is showing. */
+const active = new Set();
+let errorShown = false;
+
+function refreshStatus() {
+  if (errorShown) return;
+  const running = [...active];
+  setStatus(running.length > 0 ? running[running.length - 1].label : '');
+}
 
 /**
- * Run one user action: a status line while it runs, its buttons disabled, its error shown.
+ * Run one user action: a status line while it runs, its buttons disabled, its error shown (until the next
+ * action starts).
  * @param {string} label
  * @param {Array<HTMLButtonElement | null>} buttons
  * @param {() => Promise<void>} action
  */
 async function run(label, buttons, action) {
-  pending++;
-  setStatus(label);
+  const token = { label };
+  active.add(token);
+  errorShown = false;
+  refreshStatus();
   for (const b of buttons) if (b) b.disabled = true;
   try {
     await action();
-    if (--pending === 0) setStatus('');
   } catch (err) {
-    pending--;
+    errorShown = true;
     setStatus(describeError(err), true);
   } finally {
+    active.delete(token);
+    refreshStatus();
     for (const b of buttons) if (b) b.disabled = false;
   }
 }

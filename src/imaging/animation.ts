@@ -57,7 +57,9 @@ export function upscaleNearest(
 }
 
 /**
- * Encode frames as an animated GIF or WebP (lossless, so frames keep their exact pixels).
+ * Encode frames as an animated GIF or WebP (lossless, so frames keep their exact pixels). The encoders merge
+ * identical consecutive frames into one shown for their summed delay, so a still run (a collapsed generator, a
+ * walk from a seed to itself) has fewer pages than frames; a WebP of identical frames is a still image.
  * @param frames uint8 [count, H, W, C], C ∈ {1, 3}
  * @returns the file; its frames are (W·scale) × (H·scale)
  */

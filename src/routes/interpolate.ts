@@ -88,7 +88,9 @@ export const interpolateBodySchema = z.strictObject({
     .min(MIN_FRAME_DELAY_MS)
     .max(60_000)
     .default(100)
-    .describe('Milliseconds per frame of a GIF or WebP'),
+    .describe(
+      'Milliseconds per frame of a GIF or WebP; identical consecutive frames are merged into one shown for their summed delays',
+    ),
 });
 
 export type InterpolateBody = z.infer<typeof interpolateBodySchema>;

@@ -333,6 +333,8 @@ describe('playground in Chromium', () => {
     await page.selectOption('#walk-label', '4');
     await page.click('#walk-form button[type="submit"]');
     await page.waitForFunction(() => !document.getElementById('walk-result')!.hidden, WAIT);
+    await page.evaluate(() => window.scrollTo(0, 0));
+    await page.screenshot({ path: join(OUTPUT, 'playground-conditional.png') });
     await page.selectOption('#model', 'tiny');
     await gridImages();
   });

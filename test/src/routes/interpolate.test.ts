@@ -126,6 +126,24 @@ describe('POST /interpolate', () => {
     },
   );
 
+  it('a walk from a seed to itself is a still: the GIF merges its identical frames, keeping the total time', async () => {
+    const res = await interpolate({
+      from: { seed: 9 },
+      to: { seed: 9 },
+      steps: 5,
+      format: 'gif',
+      frameDelayMs: 100,
+    });
+    expect(res.statusCode).toBe(200);
+    const m = await sharp(res.rawPayload, { pages: -1 }).metadata();
+    expect(m.pages).toBe(1);
+    expect(m.delay).toEqual([500]);
+    const frames = (
+      await interpolate({ from: { seed: 9 }, to: { seed: 9 }, steps: 3, method: 'slerp', format: 'json' })
+    ).json<Frames>().frames;
+    expect(new Set(frames.map((f) => f.png)).size).toBe(1);
+  });
+
   it('animation frames hold the walk’s images: WebP is lossless, so its last frame is /generate’s image', async () => {
     const res = await interpolate({ from: { seed: 5 }, to: { seed: 6 }, steps: 4, scale: 2, format: 'webp' });
     const frames = await sharp(res.rawPayload, { pages: -1 }).greyscale().raw().toBuffer();
