@@ -1,0 +1,259 @@
+/**
+ * Which exported form runs fastest on onnxruntime's CPU provider, at identical outputs: converts DCGAN generators
+ * in each exporter form, checks parity against tfjs, and measures images/s per graph optimization level, thread
+ * count and batch size (forms interleaved, so they share whatever load the machine has). Prints a markdown table; `--json <file>` also writes the raw figures, `--profile <dir>`
+ * writes onnxruntime profiles (per-op times) of the default form at batch 64.
+ *
+ *   npx tsx scripts/bench/export-forms.ts [--model tutorial|trainer] [--seconds 8] [--repeats 8] [--threads 1,2]
+ *     [--batches 1,64] [--json docs/export-forms.json] [--profile .tmp/profiles]
+ */
+import { mkdir, readdir, readFile, rename, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import type * as tfTypes from '@tensorflow/tfjs';
+import * as ort from 'onnxruntime-node';
+import { RandomState } from '../../src/latent/random-state.ts';
+import { type ConvertOptions, convertLayersModel } from '../export/convert.ts';
+import { measureParity } from '../export/parity.ts';
+import { parseModel } from '../onnx/builder.ts';
+import { initTf, tf } from '../tfjs/backend.ts';
+import { buildGenerator } from '../train/models.ts';
+
+type ST = tfTypes.SymbolicTensor;
+
+/**
+ * The TensorFlow DCGAN tutorial's generator (2.3M parameters), the model of issue #5's ceilings:
+ * Dense(7·7·256) → BN → LReLU → ConvT(128, 5, s1) → BN → LReLU → ConvT(64, 5, s2) → BN → LReLU → ConvT(1, 5, s2) → tanh.
+ */
+function tutorialGenerator(latentDim = 100): tfTypes.LayersModel {
+  const z = tf.input({ shape: [latentDim], name: 'z' });
+  const bnLeaky = (x: ST) =>
+    tf.layers.leakyReLU({ alpha: 0.3 }).apply(tf.layers.batchNormalization().apply(x) as ST) as ST;
+  let h = bnLeaky(tf.layers.dense({ units: 7 * 7 * 256, useBias: false }).apply(z) as ST);
+  h = tf.layers.reshape({ targetShape: [7, 7, 256] }).apply(h) as ST;
+  for (const [filters, strides] of [
+    [128, 1],
+    [64, 2],
+  ] as const) {
+    h = bnLeaky(
+      tf.layers
+        .conv2dTranspose({ filters, kernelSize: 5, strides, padding: 'same', useBias: false })
+        .apply(h) as ST,
+    );
+  }
+  const out = tf.layers
+    .conv2dTranspose({
+      filters: 1,
+      kernelSize: 5,
+      strides: 2,
+      padding: 'same',
+      activation: 'tanh',
+      name: 'image',
+    })
+    .apply(h) as ST;
+  return tf.model({ inputs: z, outputs: out, name: 'tutorial_generator' });
+}
+
+/** Seeded non-trivial weights (BN statistics included), so folding is really exercised. */
+function randomize(model: tfTypes.LayersModel, seed: number): void {
+  const rng = new RandomState(seed);
+  for (const layer of model.layers) {
+    const ws = layer.getWeights();
+    if (ws.length === 0) continue;
+    const fresh = layer.weights.map((v, i) => {
+      const shape = ws[i]!.shape;
+      const size = shape.reduce((a, b) => a * b, 1);
+      const fanIn = shape.length > 1 ? size / shape[shape.length - 1]! : 1;
+      const variance = v.originalName.includes('variance');
+      return tf.tensor(
+        Float32Array.from({ length: size }, () =>
+          variance ? 0.5 + rng.random() : (rng.standardNormal() * 0.5) / Math.sqrt(fanIn),
+        ),
+        shape,
+      );
+    });
+    layer.setWeights(fresh);
+    tf.dispose(fresh);
+  }
+}
+
+const FORMS: Record<string, ConvertOptions> = {
+  plain: { foldBatchNorm: false, layout: 'nhwc', convTranspose: 'native' },
+  folded: { foldBatchNorm: true, layout: 'nhwc', convTranspose: 'native' },
+  'folded+nchw': { foldBatchNorm: true, layout: 'lazy', convTranspose: 'native' },
+  'folded+nchw+d2s': { foldBatchNorm: true, layout: 'lazy', convTranspose: 'depthToSpace' },
+};
+
+type Level = 'disabled' | 'basic' | 'extended' | 'all';
+
+type Measured = { ips: number; cpuIps: number; createMs: number };
+
+/**
+ * Images/s of every form under one setting. The forms take turns in short windows (round robin, `rounds` times)
+ * and each reports its median window: these cores are shared with other processes, and interleaving exposes all
+ * forms to the same load. `cpuIps` divides by this process's CPU time instead of wall time.
+ */
+async function compareForms(
+  forms: Record<string, Uint8Array>,
+  latentDim: number,
+  batch: number,
+  level: Level,
+  threads: number,
+  seconds: number,
+  rounds: number,
+): Promise<Record<string, Measured>> {
+  const sessions: Record<string, { session: ort.InferenceSession; createMs: number }> = {};
+  for (const [form, bytes] of Object.entries(forms)) {
+    const t0 = performance.now();
+    const session = await ort.InferenceSession.create(bytes, {
+      executionProviders: ['cpu'],
+      graphOptimizationLevel: level,
+      intraOpNumThreads: threads,
+      interOpNumThreads: 1,
+    });
+    sessions[form] = { session, createMs: performance.now() - t0 };
+  }
+  const z = new ort.Tensor('float32', new Float32Array(batch * latentDim).fill(0.5), [batch, latentDim]);
+  const rates: Record<string, { wall: number[]; cpu: number[] }> = {};
+  for (const [form, { session }] of Object.entries(sessions)) {
+    rates[form] = { wall: [], cpu: [] };
+    for (let i = 0; i < 3; i++) await session.run({ [session.inputNames[0]!]: z });
+  }
+  const windowMs = (seconds * 1000) / rounds;
+  for (let r = 0; r < rounds; r++) {
+    for (const [form, { session }] of Object.entries(sessions)) {
+      const feeds = { [session.inputNames[0]!]: z };
+      let runs = 0;
+      const cpu0 = process.cpuUsage();
+      const start = performance.now();
+      while (performance.now() - start < windowMs) {
+        await session.run(feeds);
+        runs++;
+      }
+      const wall = (performance.now() - start) / 1000;
+      const cpu = process.cpuUsage(cpu0);
+      rates[form]!.wall.push((runs * batch) / wall);
+      rates[form]!.cpu.push((runs * batch) / ((cpu.user + cpu.system) / 1e6));
+    }
+  }
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+  const out: Record<string, Measured> = {};
+  for (const [form, { session, createMs }] of Object.entries(sessions)) {
+    out[form] = { ips: median(rates[form]!.wall), cpuIps: median(rates[form]!.cpu), createMs };
+    await session.release();
+  }
+  return out;
+}
+
+async function profile(bytes: Uint8Array, latentDim: number, dir: string, label: string): Promise<string> {
+  await mkdir(dir, { recursive: true });
+  const prefix = path.join(dir, label);
+  const session = await ort.InferenceSession.create(bytes, {
+    executionProviders: ['cpu'],
+    graphOptimizationLevel: 'all',
+    intraOpNumThreads: 2,
+    enableProfiling: true,
+    profileFilePrefix: prefix,
+  });
+  const batch = 64;
+  const z = new ort.Tensor('float32', new Float32Array(batch * latentDim).fill(0.5), [batch, latentDim]);
+  for (let i = 0; i < 20; i++) await session.run({ [session.inputNames[0]!]: z });
+  session.endProfiling();
+  await session.release();
+  // onnxruntime appends a timestamp to the prefix; summarise the newest file by op type.
+  const stamped = new RegExp(`^${label}_\\d{4}-\\d{2}-\\d{2}_.*\\.json$`);
+  const files = (await readdir(dir)).filter((f) => stamped.test(f)).sort();
+  const file = path.join(dir, files.at(-1)!);
+  await rename(file, `${prefix}.json`);
+  type Event = { cat: string; name: string; dur: number; args?: { op_name?: string } };
+  const events = JSON.parse(await readFile(`${prefix}.json`, 'utf8')) as Event[];
+  const byOp = new Map<string, number>();
+  for (const e of events) {
+    if (e.cat !== 'Node' || !e.name.endsWith('_kernel_time')) continue;
+    const op = e.args?.op_name ?? '?';
+    byOp.set(op, (byOp.get(op) ?? 0) + e.dur);
+  }
+  const total = [...byOp.values()].reduce((a, b) => a + b, 0);
+  return [...byOp.entries()]
+    .sort((a, b) => b[1] - a[1])
+    .map(([op, us]) => `${op} ${((100 * us) / total).toFixed(1)}%`)
+    .join(', ');
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      model: { type: 'string', default: 'tutorial' },
+      seconds: { type: 'string', default: '8' },
+      repeats: { type: 'string', default: '8' },
+      threads: { type: 'string', default: '1,2' },
+      batches: { type: 'string', default: '1,64' },
+      levels: { type: 'string', default: 'disabled,basic,extended,all' },
+      json: { type: 'string' },
+      profile: { type: 'string' },
+    },
+  });
+  await initTf();
+  const latentDim = 100;
+  const model =
+    values.model === 'trainer'
+      ? buildGenerator({ arch: 'dcgan', latentDim, numClasses: null })
+      : tutorialGenerator(latentDim);
+  randomize(model, 7);
+  const seconds = Number(values.seconds);
+  const repeats = Number(values.repeats);
+  const threads = values.threads!.split(',').map(Number);
+  const batches = values.batches!.split(',').map(Number);
+  const levels = values.levels!.split(',') as Level[];
+  console.log(
+    `# ${model.name}: ${model.countParams()} parameters; onnxruntime-node ${ort.env.versions.common}, ` +
+      `${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}; tfjs ${tf.getBackend()}`,
+  );
+  const rows: Record<string, unknown>[] = [];
+  const bytes: Record<string, Uint8Array> = {};
+  for (const [form, options] of Object.entries(FORMS)) {
+    const converted = convertLayersModel(model, options);
+    const parity = await measureParity(model, converted, { samples: 256 });
+    bytes[form] = converted.bytes;
+    const nodes = parseModel(converted.bytes).graph?.node?.length ?? 0;
+    console.log(
+      `${form}: ${nodes} ONNX nodes, parity vs tfjs ${parity.worst.toExponential(1)} (max abs, 256 inputs)`,
+    );
+  }
+  const header = ['level', 'threads', 'batch', ...Object.keys(FORMS).map((f) => `${f} img/s (per CPU-s)`)];
+  console.log(`\n| ${header.join(' | ')} |\n|${header.map(() => '---').join('|')}|`);
+  for (const level of levels) {
+    for (const t of threads) {
+      for (const b of batches) {
+        const m = await compareForms(bytes, latentDim, b, level, t, seconds, repeats);
+        rows.push({ level, threads: t, batch: b, forms: m });
+        const cells = Object.values(m).map((r) => `${r.ips.toFixed(0)} (${r.cpuIps.toFixed(0)})`);
+        console.log(`| ${level} | ${t} | ${b} | ${cells.join(' | ')} |`);
+      }
+    }
+  }
+  if (values.profile) {
+    for (const form of Object.keys(FORMS)) {
+      const summary = await profile(
+        convertLayersModel(model, FORMS[form]).bytes,
+        latentDim,
+        values.profile,
+        form.replace(/\W/g, '_'),
+      );
+      console.log(`profile ${form} (all, 2 threads, batch 64): ${summary}`);
+    }
+  }
+  if (values.json) {
+    await mkdir(path.dirname(values.json), { recursive: true });
+    await writeFile(
+      values.json,
+      `${JSON.stringify({ model: model.name, params: model.countParams(), rows }, null, 2)}\n`,
+    );
+  }
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exitCode = 1;
+});
