@@ -21,9 +21,6 @@ const FP32_MAX = 3.4028234663852886e38;
 
 const V2_TYPES: Record<TensorType, string> = { float32: 'FP32', int32: 'INT32', int64: 'INT64' };
 
-type NestedNumbers = number | NestedNumbers[];
-const nested: z.ZodType<NestedNumbers> = z.lazy(() => z.union([z.number(), z.array(nested)]));
-
 const parametersSchema = z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])).optional();
 
 export const inferRequestSchema = z.object({
@@ -36,7 +33,11 @@ export const inferRequestSchema = z.object({
         shape: z.array(z.number().int().min(0).max(1_000_000)).min(1).max(8),
         datatype: z.string().min(1).max(16),
         parameters: parametersSchema,
-        data: z.array(nested),
+        // Row-major numbers, flat or nested; checked (and flattened) by the handler, since a recursive schema
+        // has no place in the OpenAPI document.
+        data: z
+          .array(z.unknown())
+          .describe('Tensor values in row-major order, flat or nested arrays of numbers'),
       }),
     )
     .min(1)
@@ -67,10 +68,14 @@ interface TensorSpec {
   classes?: number;
 }
 
-function flatten(data: NestedNumbers[], out: number[] = []): number[] {
+/** Flatten nested arrays of numbers; null when something else is inside. */
+function flatten(data: unknown[], out: number[] = [], depth = 0): number[] | null {
+  if (depth > 8) return null;
   for (const v of data) {
-    if (Array.isArray(v)) flatten(v, out);
-    else out.push(v);
+    if (Array.isArray(v)) {
+      if (flatten(v, out, depth + 1) === null) return null;
+    } else if (typeof v === 'number') out.push(v);
+    else return null;
   }
   return out;
 }
@@ -266,6 +271,7 @@ export const kserveV2Routes: FastifyPluginAsyncZod = async (app) => {
           throw bad(`inputs disagree on the batch size (${rows} and ${n})`);
         rows = n;
         const values = flatten(input.data);
+        if (values === null) throw bad(`input '${input.name}' data must be numbers (flat or nested arrays)`);
         const size = input.shape.reduce((a, b) => a * b, 1);
         if (values.length !== size) {
           throw bad(
