@@ -5,6 +5,7 @@
  *   npm run train -- --dataset mnist --arch dcgan --epochs 5 --out runs/mnist-dcgan [--conditional] [--seed 1]
  *     [--resume] [--loss non-saturating|minimax] [--lr-d 2e-4] [--lr-g 2e-4] [--d-steps 1]
  *     [--label-smoothing 0.1] [--batch-size 64] [--width N] [--eval-every 1] [--eval-samples 2000]
+ *     [--reference-samples 10000]
  *     [--classifier runs/<dataset>-classifier/checkpoint/classifier] [--steps-per-epoch N (smoke tests)]
  */
 
@@ -15,11 +16,18 @@ import { parseArgs } from 'node:util';
 import type * as tfTypes from '@tensorflow/tfjs';
 import cliProgress from 'cli-progress';
 import { latentsForSeeds } from '../../src/latent/random-state.ts';
-import { CLASS_NAMES, isDatasetName, loadDataset, NUM_CLASSES } from '../data/datasets.ts';
+import {
+  CLASS_NAMES,
+  type Dataset,
+  isDatasetName,
+  loadDataset,
+  NUM_CLASSES,
+  PIXELS,
+} from '../data/datasets.ts';
 import { initTf, tf } from '../tfjs/backend.ts';
 import { fileLoadHandler } from '../tfjs/io.ts';
 import { loadCheckpoint, readState, saveCheckpoint } from './checkpoint.ts';
-import { type EpochEvaluation, evaluateEpoch } from './evaluate.ts';
+import { type EpochEvaluation, evaluateEpoch, referenceGaussian } from './evaluate.ts';
 import {
   ARCHITECTURES,
   type Architecture,
@@ -52,6 +60,8 @@ export type TrainConfig = {
   seed: number;
   evalEvery: number;
   evalSamples: number;
+  /** Real test images whose classifier features form the Fréchet reference (10,000 = the whole test set). */
+  referenceSamples: number;
   /** Cap on steps per epoch (smoke tests); null = one pass over the training set. */
   stepsPerEpoch: number | null;
   classifier: string | null;
@@ -79,6 +89,7 @@ function parseConfig(argv: string[]): { cfg: TrainConfig; resume: boolean } {
       seed: { type: 'string', default: '1' },
       'eval-every': { type: 'string', default: '1' },
       'eval-samples': { type: 'string', default: '2000' },
+      'reference-samples': { type: 'string', default: '10000' },
       classifier: { type: 'string' },
       out: { type: 'string' },
       resume: { type: 'boolean', default: false },
@@ -120,6 +131,7 @@ function parseConfig(argv: string[]): { cfg: TrainConfig; resume: boolean } {
     seed: num('seed', 0, 0xffffffff, true),
     evalEvery: num('eval-every', 0, 10_000, true),
     evalSamples: num('eval-samples', 10, 100_000, true),
+    referenceSamples: num('reference-samples', 2, 10_000, true),
     stepsPerEpoch: values['steps-per-epoch'] ? num('steps-per-epoch', 1, 1_000_000, true) : null,
     classifier:
       values.classifier ??
@@ -155,6 +167,16 @@ async function sampleGrid(generator: tfTypes.LayersModel, cfg: TrainConfig): Pro
   const data = images.dataSync() as Float32Array;
   images.dispose();
   return gridPng(data, n, 28, 28, GRID_COLS);
+}
+
+function firstImages(data: Dataset, n: number): Dataset {
+  const count = Math.min(n, data.count);
+  return {
+    ...data,
+    count,
+    images: data.images.subarray(0, count * PIXELS),
+    labels: data.labels.subarray(0, count),
+  };
 }
 
 type StepLog = { step: number; dLoss: number; gLoss: number; dReal: number; dFake: number };
@@ -204,6 +226,14 @@ async function main(): Promise<void> {
       `D ${discriminator.countParams()} params; classifier ${cfg.classifier ?? 'none (no per-epoch evaluation)'}`,
   );
   const data = await loadDataset(cfg.dataset, 'train');
+  // The Fréchet distance's reference: the classifier's features of the real test set, computed once.
+  const reference =
+    classifier && cfg.evalEvery > 0
+      ? referenceGaussian(
+          classifier,
+          firstImages(await loadDataset(cfg.dataset, 'test'), cfg.referenceSamples),
+        )
+      : null;
   const stepCfg = {
     loss: cfg.loss,
     labelSmoothing: cfg.labelSmoothing,
@@ -229,7 +259,10 @@ async function main(): Promise<void> {
     const es = epochSeed(cfg.seed, epoch);
     seedMathRandom(es);
     const sampler = new GanSampler(data, cfg.batchSize, cfg.latentDim, numClasses, es);
-    const total = Math.min(Math.floor(sampler.stepsPerEpoch / cfg.dSteps), cfg.stepsPerEpoch ?? Number.POSITIVE_INFINITY);
+    const total = Math.min(
+      Math.floor(sampler.stepsPerEpoch / cfg.dSteps),
+      cfg.stepsPerEpoch ?? Number.POSITIVE_INFINITY,
+    );
     const bar = tty
       ? new cliProgress.SingleBar({
           format: `epoch ${epoch + 1}/${cfg.epochs} |{bar}| {value}/{total} D {d} G {g} D(x) {dx} D(G(z)) {dgz} eta {eta_formatted}`,
@@ -282,6 +315,7 @@ async function main(): Promise<void> {
         latentDim: cfg.latentDim,
         numClasses,
         samples: cfg.evalSamples,
+        reference,
       });
     }
     const accs = epochLog.map((m) => m.classAcc).filter((a): a is number => a !== null);
@@ -311,7 +345,8 @@ async function main(): Promise<void> {
         `D(x) ${record.dReal.toFixed(3)} D(G(z)) ${record.dFake.toFixed(3)}` +
         (e
           ? ` | modes ${e.modesCovered}/${NUM_CLASSES} KL ${e.klToUniform.toFixed(3)} conf ${e.meanConfidence.toFixed(3)}` +
-            (e.labelAgreement !== null ? ` agree ${e.labelAgreement.toFixed(3)}` : '')
+            (e.labelAgreement !== null ? ` agree ${e.labelAgreement.toFixed(3)}` : '') +
+            (e.frechetDistance !== null ? ` FD ${e.frechetDistance.toFixed(2)}` : '')
           : ''),
     );
   }

@@ -1,11 +1,13 @@
 /**
  * Per-epoch evaluation hook of the trainer (`--eval-every`): samples the generator from fixed seeds and lets the
- * dataset classifier judge them, so mode collapse shows while it happens. The full diagnostics (Fréchet classifier
- * distance against reference statistics, precision/recall) belong to the evaluation module (`npm run evaluate`);
- * `evaluateEpoch` is the one place where they plug into training.
+ * dataset classifier judge them, so mode collapse shows while it happens: modes covered, KL to uniform, confidence,
+ * label agreement and the Fréchet classifier distance to the real test set (the service's own metric functions from
+ * src/diagnostics/metrics.ts). Further diagnostics (precision/recall, D's AUC) plug in at `evaluateEpoch`.
  */
 import type * as tfTypes from '@tensorflow/tfjs';
+import { fitGaussian, frechetDistance, type Gaussian } from '../../src/diagnostics/metrics.ts';
 import { latentsForSeeds } from '../../src/latent/random-state.ts';
+import { type Dataset, PIXELS, toSignedUnit } from '../data/datasets.ts';
 import { tf } from '../tfjs/backend.ts';
 
 export type EpochEvaluation = {
@@ -17,7 +19,7 @@ export type EpochEvaluation = {
   meanConfidence: number;
   /** Conditional models: share of samples the classifier puts in the requested class. */
   labelAgreement: number | null;
-  /** Fréchet classifier distance; null until reference statistics exist for the dataset. */
+  /** Fréchet classifier distance (d²) to the real test set's features; null without reference statistics. */
   frechetDistance: number | null;
 };
 
@@ -53,6 +55,38 @@ export function histogramStats(probs: Float32Array, n: number, k: number, reques
   };
 }
 
+function splitOutputs(out: tfTypes.Tensor | tfTypes.Tensor[]): {
+  probs: tfTypes.Tensor;
+  features: tfTypes.Tensor | null;
+} {
+  return Array.isArray(out) ? { probs: out[0]!, features: out[1] ?? null } : { probs: out, features: null };
+}
+
+/**
+ * The Gaussian of the classifier's penultimate features over real images (the reference of the Fréchet distance).
+ * @returns null when the classifier has no feature output
+ */
+export function referenceGaussian(classifier: tfTypes.LayersModel, data: Dataset): Gaussian | null {
+  if (classifier.outputs.length < 2) return null;
+  const d = classifier.outputs[1]!.shape[1] as number;
+  const features = new Float32Array(data.count * d);
+  for (let start = 0; start < data.count; start += BATCH) {
+    const n = Math.min(BATCH, data.count - start);
+    const f = tf.tidy(() => {
+      const x = tf.tensor4d(toSignedUnit(data.images.subarray(start * PIXELS, (start + n) * PIXELS)), [
+        n,
+        28,
+        28,
+        1,
+      ]);
+      return splitOutputs(classifier.predict(x) as tfTypes.Tensor[]).features!;
+    });
+    features.set(f.dataSync() as Float32Array, start * d);
+    f.dispose();
+  }
+  return fitGaussian(features, data.count, d);
+}
+
 /**
  * Generates `samples` images (seeds EVAL_SEED_BASE + i; labels i mod K when conditional) and classifies them.
  * @param classifier input [N, 28, 28, 1] in [−1, 1]; first output class probabilities [N, K]
@@ -60,10 +94,12 @@ export function histogramStats(probs: Float32Array, n: number, k: number, reques
 export function evaluateEpoch(
   generator: tfTypes.LayersModel,
   classifier: tfTypes.LayersModel,
-  opts: { latentDim: number; numClasses: number | null; samples: number },
+  opts: { latentDim: number; numClasses: number | null; samples: number; reference?: Gaussian | null },
 ): EpochEvaluation {
   const k = (classifier.outputs[0]!.shape[1] as number) ?? 10;
+  const d = classifier.outputs.length > 1 ? (classifier.outputs[1]!.shape[1] as number) : 0;
   const probs = new Float32Array(opts.samples * k);
+  const features = new Float32Array(opts.samples * d);
   const requested = opts.numClasses === null ? null : new Int32Array(opts.samples);
   for (let start = 0; start < opts.samples; start += BATCH) {
     const n = Math.min(BATCH, opts.samples - start);
@@ -79,11 +115,12 @@ export function evaluateEpoch(
         input = [z, tf.tensor2d(labels, [n, 1])];
       }
       const images = generator.predict(input) as tfTypes.Tensor;
-      const out = classifier.predict(images);
-      return (Array.isArray(out) ? out[0]! : out) as tfTypes.Tensor;
+      const out = splitOutputs(classifier.predict(images) as tfTypes.Tensor | tfTypes.Tensor[]);
+      return out.features ? [out.probs, out.features] : [out.probs];
     });
-    probs.set(p.dataSync() as Float32Array, start * k);
-    p.dispose();
+    probs.set(p[0]!.dataSync() as Float32Array, start * k);
+    if (p[1]) features.set(p[1].dataSync() as Float32Array, start * d);
+    tf.dispose(p);
   }
   const stats = histogramStats(probs, opts.samples, k, requested);
   return {
@@ -92,6 +129,9 @@ export function evaluateEpoch(
     klToUniform: stats.klToUniform,
     meanConfidence: stats.meanConfidence,
     labelAgreement: stats.labelAgreement,
-    frechetDistance: null,
+    frechetDistance:
+      opts.reference && d > 0
+        ? frechetDistance(fitGaussian(features, opts.samples, d), opts.reference)
+        : null,
   };
 }

@@ -33,3 +33,35 @@ describe('histogramStats', () => {
     expect(s.labelAgreement).toBe(0.75);
   });
 });
+
+describe('evaluateEpoch with real models', () => {
+  it('measures a tiny generator with a tiny classifier, Fréchet distance included', async () => {
+    const { initTf, tf } = await import('../../../scripts/tfjs/backend.ts');
+    const { evaluateEpoch, referenceGaussian } = await import('../../../scripts/train/evaluate.ts');
+    const { buildGenerator } = await import('../../../scripts/train/models.ts');
+    const { buildClassifier } = await import('../../../scripts/classifier/model.ts');
+    const { loadDataset } = await import('../../../scripts/data/datasets.ts');
+    await initTf();
+    const test = await loadDataset('mnist', 'test');
+    const real = {
+      ...test,
+      count: 300,
+      images: test.images.subarray(0, 300 * 784),
+      labels: test.labels.subarray(0, 300),
+    };
+    const classifier = buildClassifier(10);
+    const reference = referenceGaussian(classifier, real);
+    expect(reference!.mean).toHaveLength(128);
+    const generator = buildGenerator({ arch: 'mlp', latentDim: 8, numClasses: 10, width: 8 });
+    const before = tf.memory().numTensors;
+    const e = evaluateEpoch(generator, classifier, { latentDim: 8, numClasses: 10, samples: 300, reference });
+    expect(tf.memory().numTensors).toBe(before);
+    expect(e.samples).toBe(300);
+    expect(e.modesCovered).toBeGreaterThanOrEqual(1);
+    expect(e.klToUniform).toBeGreaterThanOrEqual(0);
+    expect(e.klToUniform).toBeLessThanOrEqual(Math.log(10) + 1e-9);
+    expect(e.meanConfidence).toBeGreaterThanOrEqual(0.1 - 1e-6);
+    expect(e.labelAgreement).toBeGreaterThanOrEqual(0);
+    expect(e.frechetDistance).toBeGreaterThan(0); // untrained noise is far from real digits
+  }, 180_000);
+});

@@ -1,0 +1,92 @@
+/**
+ * The trainer CLI end to end on a few steps: every artefact a person looks at, then --resume continuing the run.
+ */
+import { execFile } from 'node:child_process';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import sharp from 'sharp';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildClassifier } from '../../../scripts/classifier/model.ts';
+import { initTf } from '../../../scripts/tfjs/backend.ts';
+import { fileSaveHandler } from '../../../scripts/tfjs/io.ts';
+
+const run = promisify(execFile);
+const TSX = path.resolve('node_modules/.bin/tsx');
+let dir: string;
+
+beforeAll(async () => {
+  await initTf();
+  dir = await mkdtemp(path.join(tmpdir(), 'train-cli-'));
+  await buildClassifier(10).save(fileSaveHandler(path.join(dir, 'classifier')));
+});
+
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('npm run train', () => {
+  it('writes samples, metrics, curve, config and checkpoint, and resumes', { timeout: 300_000 }, async () => {
+    const out = path.join(dir, 'run');
+    const args = [
+      'scripts/train/cli.ts',
+      '--dataset',
+      'mnist',
+      '--arch',
+      'dcgan',
+      '--conditional',
+      '--width',
+      '4',
+      '--batch-size',
+      '16',
+      '--steps-per-epoch',
+      '3',
+      '--eval-samples',
+      '50',
+      '--reference-samples',
+      '100',
+      '--classifier',
+      path.join(dir, 'classifier'),
+      '--seed',
+      '5',
+      '--out',
+      out,
+    ];
+    await run(TSX, [...args, '--epochs', '1']);
+    expect((await readdir(path.join(out, 'samples'))).sort()).toEqual(['epoch-001.png']);
+    const grid = await sharp(path.join(out, 'samples', 'epoch-001.png')).metadata();
+    expect([grid.width, grid.height]).toEqual([604, 604]); // 10×10 tiles of 28 px, 2 px gaps, ×2
+    expect((await sharp(path.join(out, 'loss-curve.png')).metadata()).width).toBe(800);
+    const config = JSON.parse(await readFile(path.join(out, 'config.json'), 'utf8'));
+    expect(config).toMatchObject({
+      dataset: 'mnist',
+      arch: 'dcgan',
+      conditional: true,
+      seed: 5,
+      loss: 'non-saturating',
+    });
+    expect(config.command).toContain('--seed 5');
+    const first = JSON.parse((await readFile(path.join(out, 'metrics.jsonl'), 'utf8')).trim());
+    expect(first).toMatchObject({ epoch: 1, step: 3, samples: 50 });
+    expect(Number.isFinite(first.dLoss) && Number.isFinite(first.frechetDistance)).toBe(true);
+    expect(first.labelAgreement).toBeGreaterThanOrEqual(0);
+    expect(JSON.parse(await readFile(path.join(out, 'checkpoint', 'state.json'), 'utf8'))).toMatchObject({
+      epoch: 1,
+      step: 3,
+    });
+
+    const { stdout } = await run(TSX, [...args, '--epochs', '2', '--resume']);
+    expect(stdout).toContain('resumed');
+    const lines = (await readFile(path.join(out, 'metrics.jsonl'), 'utf8')).trim().split('\n');
+    expect(lines.map((l) => JSON.parse(l).step)).toEqual([3, 6]);
+    expect((await readFile(path.join(out, 'metrics.csv'), 'utf8')).trim().split('\n')).toHaveLength(3);
+    expect((await readdir(path.join(out, 'samples'))).sort()).toEqual(['epoch-001.png', 'epoch-002.png']);
+  });
+
+  it('rejects a bad flag value naming the flag', async () => {
+    await expect(
+      run(TSX, ['scripts/train/cli.ts', '--loss', 'hinge', '--out', path.join(dir, 'x')]),
+    ).rejects.toThrow('--loss: expected non-saturating or minimax, got hinge');
+  });
+});
