@@ -214,6 +214,7 @@ async function main(argv: string[]): Promise<void> {
       samples: { type: 'string', default: String(DEFAULT_SAMPLES) },
       seed: { type: 'string', default: '0' },
       out: { type: 'string' },
+      record: { type: 'boolean', default: false },
     },
   });
   if (values.reference) {
@@ -252,10 +253,38 @@ async function main(argv: string[]): Promise<void> {
   }
   console.log(reportTable(result.report));
   await writeReport(result, out);
+  if (values.record && values.model) {
+    const file = path.join(modelsDir, values.model, 'model.json');
+    await recordQuality(file, result.report, `npm run evaluate -- ${argv.join(' ')}`);
+    console.log(`recorded the figures in ${file} (provenance.quality)`);
+  }
   console.log(
     `wrote ${path.join(out, 'report.json')}, grid.png, histogram.png (${result.report.seconds.toFixed(1)} s)`,
   );
 }
+
+/** Write the measured figures into a model's manifest (`--record`), so /v1/models and the README show them. */
+async function recordQuality(file: string, report: DiagnosticsReport, command: string): Promise<void> {
+  const manifest = JSON.parse(await readFile(file, 'utf8')) as { provenance: { quality: Record<string, unknown> } };
+  manifest.provenance.quality = {
+    ...manifest.provenance.quality,
+    evaluatedWith: command,
+    evaluatedAt: new Date().toISOString(),
+    samples: report.samples,
+    modesCovered: report.modesCovered,
+    klToUniform: round(report.klToUniform),
+    meanConfidence: round(report.meanConfidence),
+    labelAgreement: report.labelAgreement ? round(report.labelAgreement.overall) : null,
+    frechetDistance: report.frechetDistance === null ? null : round(report.frechetDistance),
+    precision: report.precision,
+    recall: report.recall,
+    discriminatorAuc: report.discriminator ? round(report.discriminator.auc) : null,
+    verdict: report.verdict.summary,
+  };
+  await writeFile(file, `${JSON.stringify(manifest, null, 2)}\n`);
+}
+
+const round = (x: number) => Math.round(x * 10_000) / 10_000;
 
 if (process.argv[1] && path.resolve(process.argv[1]) === path.resolve(import.meta.filename)) {
   main(process.argv.slice(2)).catch((err: unknown) => {

@@ -75,7 +75,10 @@ export interface ExportRunOptions extends CheckedExportOptions {
 }
 
 export async function readRunConfig(runDir: string): Promise<RunConfig> {
-  const file = path.join(runDir, 'config.json');
+  // GAN runs write config.json; classifier runs (npm run train:classifier) write classifier.json.
+  const gan = path.join(runDir, 'config.json');
+  const classifierFile = path.join(runDir, 'classifier.json');
+  const file = !existsSync(gan) && existsSync(classifierFile) ? classifierFile : gan;
   let raw: unknown;
   try {
     raw = JSON.parse(await readFile(file, 'utf8'));
@@ -289,9 +292,13 @@ export async function exportClassifierRun(
   options: ExportRunOptions = {},
 ): Promise<ClassifierManifest> {
   const config = await readRunConfig(runDir);
-  const model = await loadModel(classifierModelDir(runDir));
+  const loaded = await loadModel(classifierModelDir(runDir));
+  // The trainer's classifier also outputs its features; the scores output alone is exported, and the features
+  // come back as an extra output taken from the final Dense layer's input.
+  const model =
+    loaded.outputs.length === 2 ? tf.model({ inputs: loaded.inputs, outputs: loaded.outputs[0]! }) : loaded;
   if (model.outputs.length !== 1)
-    throw new Error(`classifier: expected one output, got ${model.outputs.length}`);
+    throw new Error(`classifier: expected one output (or scores and features), got ${loaded.outputs.length}`);
   const activation = finalActivation(model);
   const { layer, featureDim } = penultimateLayer(model);
   // The tfjs output is renamed so that the ONNX names say what they hold.
