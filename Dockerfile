@@ -65,6 +65,7 @@ ENV NODE_ENV=production \
     GAN_HOST=0.0.0.0 \
     GAN_PORT=8080 \
     GAN_MODELS_DIR=/app/models \
+    GAN_DEFAULT_MODEL=mnist-dcgan \
     GAN_EXECUTION_PROVIDERS=cuda,cpu
 # Numeric, so Kubernetes' runAsNonRoot can verify it without an /etc/passwd lookup.
 USER 1000:1000
@@ -91,6 +92,7 @@ ENV NODE_ENV=production \
     GAN_HOST=0.0.0.0 \
     GAN_PORT=8080 \
     GAN_MODELS_DIR=/app/models \
+    GAN_DEFAULT_MODEL=mnist-dcgan \
     GAN_EXECUTION_PROVIDERS=cpu
 # The node image's `node` user, numeric so Kubernetes' runAsNonRoot can verify it. The app's files stay root-owned:
 # the process can read but not modify its code and models.
