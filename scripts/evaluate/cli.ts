@@ -265,7 +265,9 @@ async function main(argv: string[]): Promise<void> {
 
 /** Write the measured figures into a model's manifest (`--record`), so /v1/models and the README show them. */
 async function recordQuality(file: string, report: DiagnosticsReport, command: string): Promise<void> {
-  const manifest = JSON.parse(await readFile(file, 'utf8')) as { provenance: { quality: Record<string, unknown> } };
+  const manifest = JSON.parse(await readFile(file, 'utf8')) as {
+    provenance: { quality: Record<string, unknown> };
+  };
   manifest.provenance.quality = {
     ...manifest.provenance.quality,
     evaluatedWith: command,

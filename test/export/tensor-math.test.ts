@@ -122,7 +122,9 @@ describe('subPixelAxis', () => {
             }
             expect(actual).not.toBeNull();
             expect(actual!.length).toBe(expected.length);
-            actual!.forEach((v, i) => expect(v).toBeCloseTo(expected[i]!, 12));
+            actual!.forEach((v, i) => {
+              expect(v).toBeCloseTo(expected[i]!, 12);
+            });
             checked++;
           }
         }

@@ -2,13 +2,13 @@
  * Optional access controls: API keys on inference routes, CORS origins, rate limiting.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { json, startTestApp, type TestApp } from '../helpers/app.ts';
+import { json, type StartOptions, startTestApp, type TestApp } from '../helpers/app.ts';
 
 const apps: TestApp[] = [];
 afterEach(async () => {
   for (const a of apps.splice(0)) await a.close();
 });
-async function start(config: Parameters<typeof startTestApp>[0]['config']) {
+async function start(config: StartOptions['config']) {
   const t = await startTestApp({ models: [{}], config });
   apps.push(t);
   return t;

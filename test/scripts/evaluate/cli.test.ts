@@ -32,7 +32,7 @@ describe('evaluate --model', () => {
     ]);
     const table = reportTable(r);
     expect(table.split('\n')[0]).toBe('tiny-collapsed (mnist), judged by classifier; seeds 7..306');
-    expect(table).toMatch(/^modes covered +1\/10  -$/m);
+    expect(table).toMatch(/^modes covered +1\/10 {2}-$/m);
     expect(table).toContain(`verdict: ${r.verdict.summary}`);
     const out = join(dir, 'out');
     await writeReport(result, out);

@@ -3,14 +3,14 @@
  * free while a long run computes, overload and timeouts answer fast, a killed worker is replaced.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { json, startTestApp, type TestApp } from '../../helpers/app.ts';
+import { json, type StartOptions, startTestApp, type TestApp } from '../../helpers/app.ts';
 
 const apps: TestApp[] = [];
 afterEach(async () => {
   for (const a of apps.splice(0)) await a.close();
 });
 
-async function start(options: Parameters<typeof startTestApp>[0]) {
+async function start(options: StartOptions) {
   const t = await startTestApp(options);
   apps.push(t);
   return t;
