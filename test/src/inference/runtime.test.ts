@@ -31,6 +31,37 @@ async function dirWith(...models: Parameters<typeof writeFixtureModel>[1][]) {
   return dir;
 }
 
+describe('ModelRuntime faults', () => {
+  it('turns an onnxruntime error into a coded 500 naming the model, and keeps serving', async () => {
+    const rt = await runtimeFor(await dirWith({}));
+    await rt.scan();
+    await rt.start();
+    // A latent of the wrong width reaches onnxruntime only if a route forgot to check it: onnxruntime rejects it.
+    const bad = rt.run({
+      key: 'tiny/generator',
+      model: 'tiny',
+      network: 'generator',
+      rows: 1,
+      inputs: { z: { type: 'float32', data: new Float32Array(5), rowDims: [5] } },
+      outputs: ['image'],
+    });
+    await expect(bad).rejects.toMatchObject({
+      code: 'GAN_ERR_INFERENCE_FAILED',
+      statusCode: 500,
+      message: "inference failed for model 'tiny'",
+    });
+    const good = await rt.run({
+      key: 'tiny/generator',
+      model: 'tiny',
+      network: 'generator',
+      rows: 1,
+      inputs: { z: { type: 'float32', data: new Float32Array(16), rowDims: [16] } },
+      outputs: ['image'],
+    });
+    expect(good.outputs.image!.dims).toEqual([1, 28, 28, 1]);
+  });
+});
+
 describe('ModelRuntime start-up', () => {
   it('loads, checks and warms every model, falling back from cuda to cpu and saying why', async () => {
     const rt = await runtimeFor(await dirWith({}, { conditional: true }), {
