@@ -1,7 +1,7 @@
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { ServiceError } from '../../../src/errors.ts';
-import { decodeToModel, encodePng } from '../../../src/imaging/codec.ts';
+import { decodeToModel, encodePng, INLINE_PNG_MAX_BYTES } from '../../../src/imaging/codec.ts';
 import { PNG_SIGNATURE } from '../../helpers/app.ts';
 
 const gradient = (w: number, h: number) => Uint8Array.from({ length: w * h }, (_, i) => (i * 7) % 256);
@@ -31,6 +31,37 @@ describe('encodePng', () => {
   it('is deterministic', async () => {
     const img = { data: gradient(28, 28), width: 28, height: 28, channels: 1 };
     expect((await encodePng(img, 4)).equals(await encodePng(img, 4))).toBe(true);
+  });
+});
+
+describe('encodePng: inline (small) and sharp (large) paths', () => {
+  it.each([
+    [1, 1],
+    [1, 4],
+    [3, 1],
+    [3, 2],
+    [1, 16],
+  ])('%i channel(s) at scale %i decode to the upscaled input', async (channels, scale) => {
+    const w = 28;
+    const h = 28;
+    const data = Uint8Array.from({ length: w * h * channels }, (_, i) => (i * 37 + 11) % 256);
+    const png = await encodePng({ data, width: w, height: h, channels }, scale);
+    const inline = data.length * scale * scale <= INLINE_PNG_MAX_BYTES;
+    expect(inline).toBe(scale * scale * channels <= 20); // both paths are exercised by these cases
+    const { data: out, info } = await sharp(png).raw().toBuffer({ resolveWithObject: true });
+    expect([info.width, info.height]).toEqual([w * scale, h * scale]);
+    const meta = await sharp(png).metadata();
+    expect(meta.channels).toBe(channels);
+    // Every output pixel is its source pixel (nearest neighbour), in every channel sharp reads back.
+    for (const [x, y] of [
+      [0, 0],
+      [w * scale - 1, h * scale - 1],
+      [13 * scale + (scale - 1), 7 * scale],
+    ] as const) {
+      const src = (Math.floor(y / scale) * w + Math.floor(x / scale)) * channels;
+      const dst = (y * w * scale + x) * info.channels;
+      for (let c = 0; c < info.channels; c++) expect(out[dst + c]).toBe(data[src + (channels === 1 ? 0 : c)]);
+    }
   });
 });
 
