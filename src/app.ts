@@ -141,9 +141,9 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
   if (config.GAN_CORS_ORIGINS.length > 0) {
-    const any = config.GAN_CORS_ORIGINS.includes('*');
+    const anyOrigin = config.GAN_CORS_ORIGINS.includes('*');
     await app.register(cors, {
-      origin: any ? true : config.GAN_CORS_ORIGINS,
+      origin: anyOrigin ? true : config.GAN_CORS_ORIGINS,
       exposedHeaders: ['x-model', 'x-seeds'],
     });
   }
