@@ -44,6 +44,7 @@ export const inferRequestSchema = z.object({
     .max(8),
   outputs: z
     .array(z.object({ name: z.string().min(1).max(128), parameters: parametersSchema }))
+    .min(1)
     .max(8)
     .optional(),
 });

@@ -144,6 +144,11 @@ describe('KServe v2: infer', () => {
     ],
     ['no inputs', { inputs: [] }, /./],
     [
+      'an empty outputs list',
+      { inputs: [{ name: 'z', shape: [1, 16], datatype: 'FP32', data: new Array(16).fill(0) }], outputs: [] },
+      /outputs/,
+    ],
+    [
       'an unknown output',
       {
         inputs: [{ name: 'z', shape: [1, 16], datatype: 'FP32', data: new Array(16).fill(0) }],
