@@ -10,6 +10,7 @@ import { pixelsToFloat } from '../imaging/pixels.ts';
 import type { ModelRuntime, ServedClassifier, ServedModel } from '../inference/runtime.ts';
 import { networkKey } from '../inference/runtime.ts';
 import { seededLatents, seedRange } from '../latent/sampling.ts';
+import { imageRowDims } from '../models/manifest.ts';
 import { discriminatePixels, generatePixels } from '../services/images.ts';
 import {
   classHistogram,
@@ -146,7 +147,7 @@ export async function classifyPixels(
       [m.input]: {
         type: 'float32',
         data: pixelsToFloat(pixels, m.inputRange, m.inputLayout, height, width, channels),
-        rowDims: m.inputLayout === 'NHWC' ? [height, width, channels] : [channels, height, width],
+        rowDims: imageRowDims(m.inputLayout, m.image),
       },
     },
     outputs: [m.output, m.features],

@@ -6,7 +6,7 @@ import type { FastifyBaseLogger } from 'fastify';
 import type { Config, ExecutionProvider } from '../config.ts';
 import { ServiceError } from '../errors.ts';
 import type { Metrics } from '../metrics.ts';
-import type { ClassifierManifest, Manifest } from '../models/manifest.ts';
+import { type ClassifierManifest, imageRowDims, type Manifest } from '../models/manifest.ts';
 import { checkClassifier, checkDiscriminator, checkGenerator } from '../models/metadata-check.ts';
 import {
   type ClassifierEntry,
@@ -68,6 +68,16 @@ export function makeLabelTensor(labels: readonly number[], dtype: TensorType): T
 export function labelRowDims(info: SessionInfo | null, input: string): number[] {
   const shape = info?.inputs.find((i) => i.name === input)?.shape;
   return shape && shape.length === 1 ? [] : [1];
+}
+
+/** A label input for a network, in the dtype and rank its session takes. */
+export function labelFeed(
+  labels: readonly number[],
+  dtype: TensorType,
+  info: SessionInfo | null,
+  input: string,
+) {
+  return { type: dtype, data: makeLabelTensor(labels, dtype), rowDims: labelRowDims(info, input) };
 }
 
 export class ModelRuntime {
@@ -264,10 +274,7 @@ export class ModelRuntime {
           [c.manifest.input]: {
             type: 'float32',
             data: new Float32Array(img.width * img.height * img.channels),
-            rowDims:
-              c.manifest.inputLayout === 'NHWC'
-                ? [img.height, img.width, img.channels]
-                : [img.channels, img.height, img.width],
+            rowDims: imageRowDims(c.manifest.inputLayout, img),
           },
         },
         outputs: [c.manifest.output, c.manifest.features],
@@ -287,11 +294,7 @@ export class ModelRuntime {
         rowDims: [m.manifest.latentDim],
       };
       if (g.labelInput) {
-        inputs[g.labelInput] = {
-          type: g.labelDtype,
-          data: makeLabelTensor([0], g.labelDtype),
-          rowDims: labelRowDims(state.info, g.labelInput),
-        };
+        inputs[g.labelInput] = labelFeed([0], g.labelDtype, state.info, g.labelInput);
       }
       outputs = [g.output];
     } else {
@@ -300,17 +303,10 @@ export class ModelRuntime {
       inputs[d.input] = {
         type: 'float32',
         data: new Float32Array(img.width * img.height * img.channels),
-        rowDims:
-          d.inputLayout === 'NHWC'
-            ? [img.height, img.width, img.channels]
-            : [img.channels, img.height, img.width],
+        rowDims: imageRowDims(d.inputLayout, img),
       };
       if (d.labelInput) {
-        inputs[d.labelInput] = {
-          type: d.labelDtype,
-          data: makeLabelTensor([0], d.labelDtype),
-          rowDims: labelRowDims(state.info, d.labelInput),
-        };
+        inputs[d.labelInput] = labelFeed([0], d.labelDtype, state.info, d.labelInput);
       }
       outputs = [d.output];
     }

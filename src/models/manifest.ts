@@ -73,6 +73,16 @@ export const manifestSchema = z.strictObject({
 });
 
 export type Manifest = z.infer<typeof manifestSchema>;
+
+/** The dimensions of one image tensor after the batch axis: [H, W, C] (NHWC) or [C, H, W] (NCHW). */
+export function imageRowDims(
+  layout: 'NHWC' | 'NCHW',
+  image: { width: number; height: number; channels: number },
+): number[] {
+  return layout === 'NHWC'
+    ? [image.height, image.width, image.channels]
+    : [image.channels, image.height, image.width];
+}
 export type ManifestInput = z.input<typeof manifestSchema>;
 
 /**

@@ -3,15 +3,9 @@
  * sentences that name the tensor and both values (`latentDim is 100 but generator input 'z' has 64`).
  */
 import type { SessionInfo, ValueInfo } from '../inference/protocol.ts';
-import type { ClassifierManifest, Manifest } from './manifest.ts';
+import { type ClassifierManifest, imageRowDims, type Manifest } from './manifest.ts';
 
 const isDynamic = (d: number | string | undefined) => typeof d === 'string' || d === -1 || d === undefined;
-
-function imageDims(layout: 'NHWC' | 'NCHW', image: Manifest['image']): number[] {
-  return layout === 'NHWC'
-    ? [image.height, image.width, image.channels]
-    : [image.channels, image.height, image.width];
-}
 
 function find(list: ValueInfo[], name: string, what: string, problems: string[]): ValueInfo | undefined {
   const v = list.find((x) => x.name === name);
@@ -97,7 +91,7 @@ export function checkGenerator(m: Manifest, info: SessionInfo): string[] {
   checkLabel(info, g.labelInput, g.labelDtype, m.numClasses, 'generator', problems);
   checkExtraInputs(info, [g.latentInput, g.labelInput], 'generator', problems);
   const out = find(info.outputs, g.output, 'generator output', problems);
-  if (out) checkShape(out, imageDims(g.outputLayout, m.image), 'generator output', 'image', problems);
+  if (out) checkShape(out, imageRowDims(g.outputLayout, m.image), 'generator output', 'image', problems);
   return problems;
 }
 
@@ -105,7 +99,7 @@ export function checkDiscriminator(m: Manifest, info: SessionInfo): string[] {
   const problems: string[] = [];
   const d = m.discriminator;
   const x = find(info.inputs, d.input, 'discriminator input', problems);
-  if (x) checkShape(x, imageDims(d.inputLayout, m.image), 'discriminator input', 'image', problems);
+  if (x) checkShape(x, imageRowDims(d.inputLayout, m.image), 'discriminator input', 'image', problems);
   checkLabel(info, d.labelInput, d.labelDtype, m.numClasses, 'discriminator', problems);
   checkExtraInputs(info, [d.input, d.labelInput], 'discriminator', problems);
   const out = find(info.outputs, d.output, 'discriminator output', problems);
@@ -123,7 +117,7 @@ export function checkDiscriminator(m: Manifest, info: SessionInfo): string[] {
 export function checkClassifier(m: ClassifierManifest, info: SessionInfo): string[] {
   const problems: string[] = [];
   const x = find(info.inputs, m.input, 'classifier input', problems);
-  if (x) checkShape(x, imageDims(m.inputLayout, m.image), 'classifier input', 'image', problems);
+  if (x) checkShape(x, imageRowDims(m.inputLayout, m.image), 'classifier input', 'image', problems);
   checkExtraInputs(info, [m.input], 'classifier', problems);
   const out = find(info.outputs, m.output, 'classifier output', problems);
   if (out) checkShape(out, [m.classNames.length], 'classifier output', 'classNames.length', problems);

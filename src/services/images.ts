@@ -5,8 +5,9 @@
 
 import { pixelsToFloat } from '../imaging/pixels.ts';
 import type { ModelRuntime, ServedModel } from '../inference/runtime.ts';
-import { labelRowDims, makeLabelTensor, networkKey } from '../inference/runtime.ts';
+import { labelFeed, networkKey } from '../inference/runtime.ts';
 import type { NetworkRequest } from '../inference/scheduler.ts';
+import { imageRowDims } from '../models/manifest.ts';
 
 const sigmoid = (x: number) => 1 / (1 + Math.exp(-x));
 const logit = (p: number) => Math.log(p / (1 - p));
@@ -29,11 +30,12 @@ export async function generatePixels(
     [g.latentInput]: { type: 'float32', data: latents, rowDims: [m.latentDim] },
   };
   if (g.labelInput) {
-    inputs[g.labelInput] = {
-      type: g.labelDtype,
-      data: makeLabelTensor(labels ?? new Array<number>(count).fill(0), g.labelDtype),
-      rowDims: labelRowDims(model.generator.info, g.labelInput),
-    };
+    inputs[g.labelInput] = labelFeed(
+      labels ?? new Array<number>(count).fill(0),
+      g.labelDtype,
+      model.generator.info,
+      g.labelInput,
+    );
   }
   const result = await runtime.run({
     key: networkKey(model.name, 'generator'),
@@ -79,15 +81,16 @@ export async function discriminatePixels(
     [d.input]: {
       type: 'float32',
       data,
-      rowDims: d.inputLayout === 'NHWC' ? [height, width, channels] : [channels, height, width],
+      rowDims: imageRowDims(d.inputLayout, m.image),
     },
   };
   if (d.labelInput) {
-    inputs[d.labelInput] = {
-      type: d.labelDtype,
-      data: makeLabelTensor(labels ?? new Array<number>(count).fill(0), d.labelDtype),
-      rowDims: labelRowDims(model.discriminator.info, d.labelInput),
-    };
+    inputs[d.labelInput] = labelFeed(
+      labels ?? new Array<number>(count).fill(0),
+      d.labelDtype,
+      model.discriminator.info,
+      d.labelInput,
+    );
   }
   const result = await runtime.run({
     key: networkKey(model.name, 'discriminator'),
