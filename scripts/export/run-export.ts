@@ -1,7 +1,7 @@
 /**
  * Exports a training run to a model folder the service loads:
  * - GAN run `<run>/{config.json, checkpoint/{generator,discriminator}/}` → `<out>/{generator.onnx,
- *   discriminator.onnx, model.json}`;
+ *   discriminator.onnx, model.json}` (the generator from `checkpoint/generator-average/` when the run kept one);
  * - classifier run `<run>/{config.json, checkpoint/classifier/}` → `<out>/{classifier.onnx, classifier.json}`.
  * Each ONNX file is written only after it matched tfjs on 256 random inputs; manifests are validated with the
  * service's own schemas before they are written.
@@ -18,6 +18,7 @@ import {
   manifestSchema,
 } from '../../src/models/manifest.ts';
 import { fileLoadHandler } from '../tfjs/io.ts';
+import { AVERAGE_DIR } from '../train/checkpoint.ts';
 import type { IOSpec } from './convert.ts';
 import {
   type CheckedExport,
@@ -39,6 +40,8 @@ const runConfigSchema = z.looseObject({
   width: z.number().optional(),
   latentDim: z.number().int().optional(),
   epochs: z.number().int().optional(),
+  /** Decay of the generator's weight average (0 or absent: none kept). */
+  emaDecay: z.number().optional(),
   classNames: z.array(z.string()).optional(),
   command: z.string().optional(),
   tfjs: z.string().optional(),
@@ -175,7 +178,9 @@ export async function exportGanRun(
 ): Promise<Manifest> {
   const config = await readRunConfig(runDir);
   const ckpt = path.join(runDir, 'checkpoint');
-  const generator = await loadModel(path.join(ckpt, 'generator'));
+  // A run that kept a weight average (--ema-decay) ships the average: it is what the trainer evaluated and drew.
+  const averaged = existsSync(path.join(ckpt, AVERAGE_DIR, 'model.json'));
+  const generator = await loadModel(path.join(ckpt, averaged ? AVERAGE_DIR : 'generator'));
   const discriminator = await loadModel(path.join(ckpt, 'discriminator'));
 
   const activation = finalActivation(generator);
@@ -255,7 +260,15 @@ export async function exportGanRun(
       ...(await epochsOrEmpty(runDir, config)),
       createdAt: new Date().toISOString(),
       quality: await readRunQuality(runDir, options.quality),
-      notes: [options.notes, parityNote({ generator: g, discriminator: d })].filter(Boolean).join('. '),
+      notes: [
+        options.notes,
+        averaged
+          ? `generator weights: exponential moving average (decay ${config.emaDecay ?? 'unknown'}) of the trained generator's`
+          : null,
+        parityNote({ generator: g, discriminator: d }),
+      ]
+        .filter(Boolean)
+        .join('. '),
     },
   } satisfies z.input<typeof manifestSchema>);
   await writeFile(path.join(outDir, 'model.json'), `${JSON.stringify(manifest, null, 2)}\n`);

@@ -1,13 +1,17 @@
 /**
  * Trainer checkpoints: `<dir>/{generator,discriminator}/{model.json,weights.bin}` (tfjs layers format, via the file
- * IO handler), both Adam states (`optimizer-{d,g}.json` + `.bin`) and `state.json` (epochs done, step), written last
+ * IO handler), the averaged generator when the run keeps one (`generator-average/`), both Adam states (`optimizer-{d,g}.json` + `.bin`) and `state.json` (epochs done, step), written last
  * so that a checkpoint with a state.json is complete.
  */
+import { existsSync } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type * as tfTypes from '@tensorflow/tfjs';
 import { tf } from '../tfjs/backend.ts';
 import { fileLoadHandler, fileSaveHandler } from '../tfjs/io.ts';
+
+/** Where a checkpoint keeps the averaged generator (`--ema-decay`); the exporter prefers it when present. */
+export const AVERAGE_DIR = 'generator-average';
 
 export type TrainState = { epoch: number; step: number; savedAt: string };
 
@@ -42,12 +46,20 @@ export async function saveCheckpoint(
     discriminator: tfTypes.LayersModel;
     dOptimizer: tfTypes.Optimizer;
     gOptimizer: tfTypes.Optimizer;
+    /** The exponential moving average of the generator's weights, when the run keeps one. */
+    generatorAverage?: tfTypes.LayersModel | null;
   },
   state: Omit<TrainState, 'savedAt'>,
 ): Promise<void> {
   await rm(path.join(dir, 'state.json'), { force: true });
   await mkdir(dir, { recursive: true });
   await models.generator.save(fileSaveHandler(path.join(dir, 'generator')));
+  if (models.generatorAverage) {
+    await models.generatorAverage.save(fileSaveHandler(path.join(dir, AVERAGE_DIR)));
+  } else {
+    // A run resumed without averaging must not leave an older average for the exporter to pick up.
+    await rm(path.join(dir, AVERAGE_DIR), { recursive: true, force: true });
+  }
   await models.discriminator.save(fileSaveHandler(path.join(dir, 'discriminator')));
   await saveOptimizer(models.dOptimizer, path.join(dir, 'optimizer-d'));
   await saveOptimizer(models.gOptimizer, path.join(dir, 'optimizer-g'));
@@ -68,12 +80,22 @@ export async function loadCheckpoint(
   dir: string,
   dOptimizer: tfTypes.Optimizer,
   gOptimizer: tfTypes.Optimizer,
-): Promise<{ generator: tfTypes.LayersModel; discriminator: tfTypes.LayersModel; state: TrainState }> {
+): Promise<{
+  generator: tfTypes.LayersModel;
+  discriminator: tfTypes.LayersModel;
+  /** null when the checkpoint holds no averaged generator. */
+  generatorAverage: tfTypes.LayersModel | null;
+  state: TrainState;
+}> {
   const state = await readState(dir);
   if (!state) throw new Error(`${dir}: expected a complete checkpoint (state.json), found none`);
   const generator = await tf.loadLayersModel(fileLoadHandler(path.join(dir, 'generator')));
   const discriminator = await tf.loadLayersModel(fileLoadHandler(path.join(dir, 'discriminator')));
+  const averageDir = path.join(dir, AVERAGE_DIR);
+  const generatorAverage = existsSync(path.join(averageDir, 'model.json'))
+    ? await tf.loadLayersModel(fileLoadHandler(averageDir))
+    : null;
   await loadOptimizer(dOptimizer, path.join(dir, 'optimizer-d'));
   await loadOptimizer(gOptimizer, path.join(dir, 'optimizer-g'));
-  return { generator, discriminator, state };
+  return { generator, discriminator, generatorAverage, state };
 }

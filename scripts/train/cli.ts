@@ -4,7 +4,7 @@
  *
  *   npm run train -- --dataset mnist --arch dcgan --epochs 5 --out runs/mnist-dcgan [--conditional] [--seed 1]
  *     [--resume] [--loss non-saturating|minimax] [--lr-d 2e-4] [--lr-g 2e-4] [--d-steps 1]
- *     [--label-smoothing 0.1] [--batch-size 64] [--width N] [--eval-every 1] [--eval-samples 2000]
+ *     [--label-smoothing 0.1] [--ema-decay 0.999] [--batch-size 64] [--width N] [--eval-every 1] [--eval-samples 2000]
  *     [--reference-samples 10000]
  *     [--classifier runs/<dataset>-classifier/checkpoint/classifier] [--steps-per-epoch N (smoke tests)]
  */
@@ -26,6 +26,7 @@ import {
 } from '../data/datasets.ts';
 import { initTf, tf } from '../tfjs/backend.ts';
 import { fileLoadHandler } from '../tfjs/io.ts';
+import { GeneratorAverage } from './average.ts';
 import { loadCheckpoint, readState, saveCheckpoint } from './checkpoint.ts';
 import { type EpochEvaluation, evaluateEpoch, referenceGaussian } from './evaluate.ts';
 import {
@@ -57,6 +58,8 @@ export type TrainConfig = {
   beta1: number;
   dSteps: number;
   labelSmoothing: number;
+  /** Decay of the generator's weight average (0 = none): when set, the average is evaluated, drawn and exported. */
+  emaDecay: number;
   seed: number;
   evalEvery: number;
   evalSamples: number;
@@ -86,6 +89,7 @@ function parseConfig(argv: string[]): { cfg: TrainConfig; resume: boolean } {
       beta1: { type: 'string', default: '0.5' },
       'd-steps': { type: 'string', default: '1' },
       'label-smoothing': { type: 'string', default: '0.1' },
+      'ema-decay': { type: 'string', default: '0' },
       seed: { type: 'string', default: '1' },
       'eval-every': { type: 'string', default: '1' },
       'eval-samples': { type: 'string', default: '2000' },
@@ -128,6 +132,7 @@ function parseConfig(argv: string[]): { cfg: TrainConfig; resume: boolean } {
     beta1: num('beta1', 0, 1),
     dSteps: num('d-steps', 1, 100, true),
     labelSmoothing: num('label-smoothing', 0, 0.5),
+    emaDecay: num('ema-decay', 0, 0.999999),
     seed: num('seed', 0, 0xffffffff, true),
     evalEvery: num('eval-every', 0, 10_000, true),
     evalSamples: num('eval-samples', 10, 100_000, true),
@@ -197,6 +202,7 @@ async function main(): Promise<void> {
   const gOptimizer = tf.train.adam(cfg.lrG, cfg.beta1);
   let generator: tfTypes.LayersModel;
   let discriminator: tfTypes.LayersModel;
+  let savedAverage: tfTypes.LayersModel | null = null;
   let startEpoch = 0;
   let step = 0;
   seedMathRandom(cfg.seed); // weight initialisation
@@ -209,6 +215,7 @@ async function main(): Promise<void> {
     const ck = await loadCheckpoint(ckptDir, dOptimizer, gOptimizer);
     generator = ck.generator;
     discriminator = ck.discriminator;
+    savedAverage = ck.generatorAverage;
     startEpoch = ck.state.epoch;
     step = ck.state.step;
     console.log(`resumed ${cfg.out} after epoch ${startEpoch} (step ${step})`);
@@ -216,6 +223,20 @@ async function main(): Promise<void> {
     generator = buildGenerator(modelOpts);
     discriminator = buildDiscriminator(modelOpts);
   }
+  // The average continues from the checkpoint's, or starts as a copy of the generator (new run, or averaging
+  // switched on when resuming).
+  if (savedAverage && cfg.emaDecay === 0) savedAverage.dispose();
+  const average =
+    cfg.emaDecay > 0
+      ? new GeneratorAverage(
+          generator,
+          savedAverage ?? buildGenerator(modelOpts),
+          cfg.emaDecay,
+          savedAverage === null,
+        )
+      : null;
+  /** What is evaluated, drawn and exported: the average when there is one. */
+  const shipped = average?.model ?? generator;
   await writeFile(
     path.join(cfg.out, 'config.json'),
     `${JSON.stringify({ ...cfg, classNames: CLASS_NAMES[cfg.dataset], backend: tf.getBackend(), tfjs: tf.version.tfjs }, null, 2)}\n`,
@@ -223,7 +244,10 @@ async function main(): Promise<void> {
   const classifier = cfg.classifier ? await tf.loadLayersModel(fileLoadHandler(cfg.classifier)) : null;
   console.log(
     `${cfg.dataset} ${cfg.arch}${cfg.conditional ? ' (conditional)' : ''}: G ${generator.countParams()} params, ` +
-      `D ${discriminator.countParams()} params; classifier ${cfg.classifier ?? 'none (no per-epoch evaluation)'}`,
+      `D ${discriminator.countParams()} params; classifier ${cfg.classifier ?? 'none (no per-epoch evaluation)'}` +
+      (average
+        ? `; weight average (decay ${cfg.emaDecay}) ${savedAverage ? 'resumed' : 'started'}, evaluated and drawn`
+        : ''),
   );
   const data = await loadDataset(cfg.dataset, 'train');
   // The Fréchet distance's reference: the classifier's features of the real test set, computed once.
@@ -274,6 +298,7 @@ async function main(): Promise<void> {
     let window: StepMetrics[] = [];
     for (let i = 0; i < total; i++) {
       const m = trainStep(models, stepCfg, sampler.stepInputs());
+      average?.update();
       if (!Number.isFinite(m.dLoss) || !Number.isFinite(m.gLoss)) {
         throw new Error(`non-finite loss at step ${step}: D ${m.dLoss}, G ${m.gLoss}`);
       }
@@ -310,13 +335,29 @@ async function main(): Promise<void> {
     bar?.stop();
     const seconds = (performance.now() - t0) / 1000;
     let evaluation: EpochEvaluation | null = null;
+    let trainedEvaluation: Partial<EpochEvaluation> | null = null;
     if (classifier && cfg.evalEvery > 0 && ((epoch + 1) % cfg.evalEvery === 0 || epoch + 1 === cfg.epochs)) {
-      evaluation = evaluateEpoch(generator, classifier, {
+      evaluation = evaluateEpoch(shipped, classifier, {
         latentDim: cfg.latentDim,
         numClasses,
         samples: cfg.evalSamples,
         reference,
       });
+      // With averaging, also judge the trained generator: the gap is what the average buys.
+      if (average) {
+        const trained = evaluateEpoch(generator, classifier, {
+          latentDim: cfg.latentDim,
+          numClasses,
+          samples: cfg.evalSamples,
+          reference,
+        });
+        trainedEvaluation = {
+          klToUniform: trained.klToUniform,
+          meanConfidence: trained.meanConfidence,
+          labelAgreement: trained.labelAgreement,
+          frechetDistance: trained.frechetDistance,
+        };
+      }
     }
     const accs = epochLog.map((m) => m.classAcc).filter((a): a is number => a !== null);
     const record = {
@@ -329,6 +370,7 @@ async function main(): Promise<void> {
       classAcc: accs.length ? mean(accs) : null,
       seconds,
       ...(evaluation ?? {}),
+      ...(average ? { evaluated: 'average', emaDecay: cfg.emaDecay, trained: trainedEvaluation } : {}),
     };
     await appendFile(metricsJsonl, `${JSON.stringify(record)}\n`);
     const e = evaluation;
@@ -337,16 +379,27 @@ async function main(): Promise<void> {
       `${[record.epoch, record.step, record.dLoss, record.gLoss, record.dReal, record.dFake, record.classAcc ?? '', seconds.toFixed(1), e?.modesCovered ?? '', e?.klToUniform ?? '', e?.meanConfidence ?? '', e?.labelAgreement ?? '', e?.frechetDistance ?? ''].join(',')}\n`,
     );
     const tag = String(epoch + 1).padStart(3, '0');
-    await writeFile(path.join(samplesDir, `epoch-${tag}.png`), await sampleGrid(generator, cfg));
+    await writeFile(path.join(samplesDir, `epoch-${tag}.png`), await sampleGrid(shipped, cfg));
     await writeCurve(cfg, stepsCsv);
-    await saveCheckpoint(ckptDir, models, { epoch: epoch + 1, step });
+    await saveCheckpoint(
+      ckptDir,
+      { ...models, generatorAverage: average?.model ?? null },
+      { epoch: epoch + 1, step },
+    );
     console.log(
       `epoch ${epoch + 1}/${cfg.epochs} done in ${seconds.toFixed(0)} s: D ${record.dLoss.toFixed(3)} G ${record.gLoss.toFixed(3)} ` +
         `D(x) ${record.dReal.toFixed(3)} D(G(z)) ${record.dFake.toFixed(3)}` +
         (e
           ? ` | modes ${e.modesCovered}/${NUM_CLASSES} KL ${e.klToUniform.toFixed(3)} conf ${e.meanConfidence.toFixed(3)}` +
             (e.labelAgreement !== null ? ` agree ${e.labelAgreement.toFixed(3)}` : '') +
-            (e.frechetDistance !== null ? ` FD ${e.frechetDistance.toFixed(2)}` : '')
+            (e.frechetDistance !== null ? ` FD ${e.frechetDistance.toFixed(2)}` : '') +
+            (average ? ' (average)' : '')
+          : '') +
+        (trainedEvaluation
+          ? ` | trained G: KL ${trainedEvaluation.klToUniform?.toFixed(3)} conf ${trainedEvaluation.meanConfidence?.toFixed(3)}` +
+            (trainedEvaluation.frechetDistance != null
+              ? ` FD ${trainedEvaluation.frechetDistance.toFixed(2)}`
+              : '')
           : ''),
     );
   }

@@ -66,9 +66,14 @@ async function writeGanRun(name: string, arch: 'dcgan' | 'mlp', conditional: boo
   return run;
 }
 
-async function compareGenerator(outDir: string, run: string, conditional: boolean): Promise<number> {
+async function compareGenerator(
+  outDir: string,
+  run: string,
+  conditional: boolean,
+  checkpointModel = 'generator',
+): Promise<number> {
   const { fileLoadHandler } = await import('../../scripts/tfjs/io.ts');
-  const model = await tf.loadLayersModel(fileLoadHandler(path.join(run, 'checkpoint', 'generator')));
+  const model = await tf.loadLayersModel(fileLoadHandler(path.join(run, 'checkpoint', checkpointModel)));
   const n = 5;
   const z = Float32Array.from({ length: n * 12 }, (_, i) => Math.sin(i * 0.7) * 1.5);
   const labels = Int32Array.from({ length: n }, (_, i) => (i * 3) % 10);
@@ -142,6 +147,23 @@ describe('exportGanRun: checkpoint → ONNX + manifest → onnxruntime', () => {
     expect(manifest.generator.labelInput).toBeNull();
     expect(manifest.provenance.quality.klToUniform).toBe(0.01);
     expect(await compareGenerator(out, run, false)).toBeLessThanOrEqual(1e-4);
+  });
+
+  it('ships the weight average when the run kept one (--ema-decay)', async () => {
+    const run = await writeGanRun('averaged', 'dcgan', false);
+    const average = buildGenerator({ arch: 'dcgan', latentDim: 12, numClasses: null, width: 4 });
+    randomizeWeights(average, 11);
+    await average.save(fileSaveHandler(path.join(run, 'checkpoint', 'generator-average')));
+    const config = JSON.parse(await readFile(path.join(run, 'config.json'), 'utf8'));
+    await writeFile(path.join(run, 'config.json'), JSON.stringify({ ...config, emaDecay: 0.999 }));
+    const out = path.join(dir, 'models', 'mnist-averaged');
+    const manifest = await exportGanRun(run, out);
+    expect(manifest.provenance.notes).toContain(
+      "generator weights: exponential moving average (decay 0.999) of the trained generator's",
+    );
+    expect(await compareGenerator(out, run, false, 'generator-average')).toBeLessThanOrEqual(1e-4);
+    // …and not the trained generator, whose random weights differ.
+    expect(await compareGenerator(out, run, false, 'generator')).toBeGreaterThan(1e-2);
   });
 });
 

@@ -73,6 +73,30 @@ describe('saveCheckpoint / loadCheckpoint', () => {
     tf.dispose([...input, a, b, img, ...da, ...db]);
   });
 
+  it('keeps the averaged generator beside the trained one, and drops a stale one', async () => {
+    const opts = { arch: 'mlp' as const, latentDim: 6, numClasses: null, width: 4 };
+    const models = {
+      generator: buildGenerator(opts),
+      discriminator: buildDiscriminator(opts),
+      dOptimizer: tf.train.adam(2e-4, 0.5),
+      gOptimizer: tf.train.adam(2e-4, 0.5),
+    };
+    const average = buildGenerator(opts);
+    const sub = path.join(dir, 'averaged');
+    await saveCheckpoint(sub, { ...models, generatorAverage: average }, { epoch: 2, step: 8 });
+    const loaded = await loadCheckpoint(sub, tf.train.adam(1e-3), tf.train.adam(1e-3));
+    expect(loaded.generatorAverage).not.toBeNull();
+    const z = tf.randomNormal([3, 6], 0, 1, 'float32', 4);
+    const a = average.predict(z) as tfTypes.Tensor;
+    const b = loaded.generatorAverage!.predict(z) as tfTypes.Tensor;
+    expect(Array.from(b.dataSync())).toEqual(Array.from(a.dataSync()));
+    // Resumed without averaging: the next checkpoint must not keep the old average for the exporter.
+    await saveCheckpoint(sub, { ...models, generatorAverage: null }, { epoch: 3, step: 12 });
+    const again = await loadCheckpoint(sub, tf.train.adam(1e-3), tf.train.adam(1e-3));
+    expect(again.generatorAverage).toBeNull();
+    tf.dispose([z, a, b]);
+  });
+
   it('reports a folder without state.json as no checkpoint', async () => {
     expect(await readState(path.join(dir, 'missing'))).toBeNull();
     await expect(

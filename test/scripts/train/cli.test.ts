@@ -76,10 +76,20 @@ describe('npm run train', () => {
       step: 3,
     });
 
-    const { stdout } = await run(TSX, [...args, '--epochs', '2', '--resume']);
+    // Resuming with --ema-decay starts a weight average from the trained generator; it is evaluated and kept.
+    const { stdout } = await run(TSX, [...args, '--epochs', '2', '--resume', '--ema-decay', '0.9']);
     expect(stdout).toContain('resumed');
+    expect(stdout).toContain('weight average (decay 0.9) started');
+    expect(stdout).toMatch(/\(average\) \| trained G: KL [0-9.]+ conf [0-9.]+/);
     const lines = (await readFile(path.join(out, 'metrics.jsonl'), 'utf8')).trim().split('\n');
     expect(lines.map((l) => JSON.parse(l).step)).toEqual([3, 6]);
+    const second = JSON.parse(lines[1]!);
+    expect(second).toMatchObject({ evaluated: 'average', emaDecay: 0.9 });
+    expect(second.trained.meanConfidence).toBeGreaterThan(0);
+    expect(
+      JSON.parse(await readFile(path.join(out, 'checkpoint', 'generator-average', 'model.json'), 'utf8'))
+        .weightsManifest,
+    ).toHaveLength(1);
     expect((await readFile(path.join(out, 'metrics.csv'), 'utf8')).trim().split('\n')).toHaveLength(3);
     expect((await readdir(path.join(out, 'samples'))).sort()).toEqual(['epoch-001.png', 'epoch-002.png']);
   });
