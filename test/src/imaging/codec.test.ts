@@ -1,7 +1,7 @@
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { ServiceError } from '../../../src/errors.ts';
-import { decodeToModel, encodePng, INLINE_PNG_MAX_BYTES } from '../../../src/imaging/codec.ts';
+import { decodeToModel, encodePng, pngEncoderFor } from '../../../src/imaging/codec.ts';
 import { PNG_SIGNATURE } from '../../helpers/app.ts';
 
 const gradient = (w: number, h: number) => Uint8Array.from({ length: w * h }, (_, i) => (i * 7) % 256);
@@ -34,34 +34,54 @@ describe('encodePng', () => {
   });
 });
 
-describe('encodePng: inline (small) and sharp (large) paths', () => {
+describe('encodePng: inline, thread-pool and sharp encoders', () => {
   it.each([
-    [1, 1],
-    [1, 4],
-    [3, 1],
-    [3, 2],
-    [1, 16],
-  ])('%i channel(s) at scale %i decode to the upscaled input', async (channels, scale) => {
-    const w = 28;
-    const h = 28;
-    const data = Uint8Array.from({ length: w * h * channels }, (_, i) => (i * 37 + 11) % 256);
-    const png = await encodePng({ data, width: w, height: h, channels }, scale);
-    const inline = data.length * scale * scale <= INLINE_PNG_MAX_BYTES;
-    expect(inline).toBe(scale * scale * channels <= 20); // both paths are exercised by these cases
-    const { data: out, info } = await sharp(png).raw().toBuffer({ resolveWithObject: true });
-    expect([info.width, info.height]).toEqual([w * scale, h * scale]);
-    const meta = await sharp(png).metadata();
-    expect(meta.channels).toBe(channels);
-    // Every output pixel is its source pixel (nearest neighbour), in every channel sharp reads back.
-    for (const [x, y] of [
-      [0, 0],
-      [w * scale - 1, h * scale - 1],
-      [13 * scale + (scale - 1), 7 * scale],
-    ] as const) {
-      const src = (Math.floor(y / scale) * w + Math.floor(x / scale)) * channels;
-      const dst = (y * w * scale + x) * info.channels;
-      for (let c = 0; c < info.channels; c++) expect(out[dst + c]).toBe(data[src + (channels === 1 ? 0 : c)]);
-    }
+    [1, 1, 'inline'],
+    [1, 4, 'inline'],
+    [3, 1, 'inline'],
+    [3, 2, 'inline'],
+    [1, 16, 'pool'],
+    [3, 5, 'pool'],
+    [2, 9, 'pool'],
+    [4, 2, 'inline'],
+    [3, 48, 'sharp'],
+  ] as const)(
+    '%i channel(s) at scale %i (%s) decode to the upscaled input',
+    async (channels, scale, encoder) => {
+      const w = 28;
+      const h = 28;
+      const data = Uint8Array.from({ length: w * h * channels }, (_, i) => (i * 37 + 11) % 256);
+      expect(pngEncoderFor((w * scale * channels + 1) * h * scale)).toBe(encoder);
+      const png = await encodePng({ data, width: w, height: h, channels }, scale);
+      const { data: out, info } = await sharp(png).raw().toBuffer({ resolveWithObject: true });
+      expect([info.width, info.height]).toEqual([w * scale, h * scale]);
+      expect((await sharp(png).metadata()).channels).toBe(channels);
+      // Every output pixel is its source pixel (nearest neighbour), in every channel: corners, an inner pixel and
+      // the last output row of a scaled block.
+      for (const [x, y] of [
+        [0, 0],
+        [w * scale - 1, h * scale - 1],
+        [13 * scale + (scale - 1), 7 * scale],
+        [5 * scale, 20 * scale + (scale - 1)],
+      ] as const) {
+        const src = (Math.floor(y / scale) * w + Math.floor(x / scale)) * channels;
+        const dst = (y * w * scale + x) * info.channels;
+        for (let c = 0; c < info.channels; c++) {
+          // sharp may read greyscale (+ alpha) back as RGB(A): grey feeds the colour channels, alpha the last.
+          const from = info.channels === channels ? c : c < 3 ? 0 : 1;
+          expect(out[dst + c]).toBe(data[src + from]);
+        }
+      }
+    },
+  );
+
+  it('rejects pixel data of the wrong length or channel count', async () => {
+    await expect(encodePng({ data: new Uint8Array(10), width: 2, height: 2, channels: 1 })).rejects.toThrow(
+      'expected 2x2x1 = 4 bytes, got 10',
+    );
+    await expect(encodePng({ data: new Uint8Array(20), width: 2, height: 2, channels: 5 })).rejects.toThrow(
+      'expected 1 to 4 channels, got 5',
+    );
   });
 });
 
