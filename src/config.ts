@@ -44,6 +44,8 @@ export const configSchema = z.object({
   GAN_WORKER_ISOLATION: z.enum(['thread', 'process']).default('thread'),
   /** onnxruntime intra-op threads per session; 0 lets onnxruntime choose. */
   GAN_INTRA_OP_THREADS: int(0, 256).default(Math.max(1, cores)),
+  /** Idle intra-op threads spin-wait (onnxruntime's default) instead of sleeping. */
+  GAN_INTRA_OP_SPINNING: bool.default(true),
   GAN_MAX_BATCH: int(1, 4096).default(64),
   GAN_BATCH_DELAY_MS: int(0, 10_000).default(0),
   /** Images waiting per model before new work is refused with 503. */

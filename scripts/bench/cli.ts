@@ -68,7 +68,10 @@ async function modelCeiling(model: string, batches: number[]) {
     JSON.parse(await readFile(join(MODELS_DIR, model, 'model.json'), 'utf8')),
   );
   const g = manifest.generator;
-  const { session, provider } = await createSession(join(MODELS_DIR, model, g.file), ['cpu'], THREADS);
+  const { session, provider } = await createSession(join(MODELS_DIR, model, g.file), ['cpu'], {
+    intraOpThreads: THREADS,
+    spinning: defaults.GAN_INTRA_OP_SPINNING,
+  });
   const rows: Array<{ batch: number; imagesPerSecond: number; medianMs: number; runs: number }> = [];
   for (const batch of batches) {
     const z = Float32Array.from(new RandomState(batch).randn(batch * manifest.latentDim));

@@ -3,6 +3,7 @@
  * never copied or serialised.
  */
 import type { ExecutionProvider } from '../config.ts';
+import type { ThreadSettings } from './providers.ts';
 
 export type TensorType = 'float32' | 'int32' | 'int64';
 export type TensorData = Float32Array | Int32Array | BigInt64Array;
@@ -53,7 +54,7 @@ export type ToWorker =
       type: 'load';
       sessions: SessionSpec[];
       providers: ExecutionProvider[];
-      intraOpThreads: number;
+      threads: ThreadSettings;
     }
   | {
       type: 'run';

@@ -27,10 +27,20 @@ function shortReason(err: unknown): string {
   return msg.split('\n')[0]!.slice(0, 300);
 }
 
+/** How each session uses the CPU: its intra-op thread count (0 = onnxruntime's choice) and whether they spin. */
+export interface ThreadSettings {
+  intraOpThreads: number;
+  /**
+   * Whether idle intra-op threads spin-wait for the next parallel section (onnxruntime's default) instead of
+   * sleeping: spinning saves a wake-up per op but takes cores from the event loop when they are few.
+   */
+  spinning: boolean;
+}
+
 export async function createSession(
   file: string | Uint8Array,
   providers: readonly ExecutionProvider[],
-  intraOpThreads: number,
+  threads: ThreadSettings,
 ): Promise<CreatedSession> {
   const skipped: CreatedSession['skipped'] = [];
   for (const provider of providers) {
@@ -39,7 +49,9 @@ export async function createSession(
       graphOptimizationLevel: 'all',
       // One request runs at a time per worker; parallelism comes from intra-op threads and workers.
       interOpNumThreads: 1,
-      ...(intraOpThreads > 0 ? { intraOpNumThreads: intraOpThreads } : {}),
+      ...(threads.intraOpThreads > 0 ? { intraOpNumThreads: threads.intraOpThreads } : {}),
+      // Session config entries (onnxruntime_session_options_config_keys.h), flattened to dotted keys.
+      extra: { session: { intra_op: { allow_spinning: threads.spinning ? '1' : '0' } } },
     };
     try {
       const session =

@@ -153,7 +153,10 @@ export class ModelRuntime {
     const pool = new WorkerPool({
       size: this.config.GAN_WORKERS,
       providers: this.config.GAN_EXECUTION_PROVIDERS,
-      intraOpThreads: this.config.GAN_INTRA_OP_THREADS,
+      threads: {
+        intraOpThreads: this.config.GAN_INTRA_OP_THREADS,
+        spinning: this.config.GAN_INTRA_OP_SPINNING,
+      },
       isolation: this.config.GAN_WORKER_ISOLATION,
       log: this.log,
     });

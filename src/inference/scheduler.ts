@@ -119,6 +119,15 @@ export class Scheduler {
 
   /** Queue a request (split into batch-sized chunks) and resolve with its outputs, rows in order. */
   async submit(request: NetworkRequest): Promise<NetworkResult> {
+    for (const [name, input] of Object.entries(request.inputs)) {
+      // A short buffer (one already transferred to a worker is detached, length 0) would never come back.
+      const expected = request.rows * rowSize(input.rowDims);
+      if (input.data.length !== expected) {
+        throw new Error(
+          `input '${name}' of ${request.key}: expected ${request.rows} × [${input.rowDims}] = ${expected} values, got ${input.data.length}`,
+        );
+      }
+    }
     const queued = this.queuedImages(request.model);
     if (queued + request.rows > this.options.maxQueue) {
       throw new ServiceError(

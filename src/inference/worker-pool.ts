@@ -8,6 +8,7 @@ import type { ExecutionProvider } from '../config.ts';
 import { ServiceError } from '../errors.ts';
 import type { FromWorker, SessionInfo, SessionSpec, ToWorker } from './protocol.ts';
 import { transferList } from './protocol.ts';
+import type { ThreadSettings } from './providers.ts';
 import { type Isolation, WorkerHandle } from './worker-handle.ts';
 
 export type RunJob = Omit<Extract<ToWorker, { type: 'run' }>, 'type' | 'id'>;
@@ -35,7 +36,7 @@ export class PoolWorker {
 export interface WorkerPoolOptions {
   size: number;
   providers: ExecutionProvider[];
-  intraOpThreads: number;
+  threads: ThreadSettings;
   isolation: Isolation;
   log: FastifyBaseLogger;
 }
@@ -80,7 +81,15 @@ export class WorkerPool extends EventEmitter<{
     return new Promise<RunResult>((resolve, reject) => {
       worker.pending.set(id, { resolve, reject });
       const msg: ToWorker = { type: 'run', id, ...job };
-      worker.handle.post(msg, transferList(Object.values(job.feeds)));
+      try {
+        worker.handle.post(msg, transferList(Object.values(job.feeds)));
+      } catch (err) {
+        // Nothing reached the worker (e.g. a buffer that cannot be transferred): it is free again.
+        worker.pending.delete(id);
+        worker.busy = false;
+        reject(err);
+        this.emit('idle');
+      }
     });
   }
 
@@ -110,7 +119,7 @@ export class WorkerPool extends EventEmitter<{
       type: 'load',
       sessions: this.specs,
       providers: this.options.providers,
-      intraOpThreads: this.options.intraOpThreads,
+      threads: this.options.threads,
     };
     thread.post(load);
     return worker;

@@ -51,7 +51,7 @@ port.on('message', async (msg: ToWorker) => {
     const infos: SessionInfo[] = [];
     for (const spec of msg.sessions) {
       try {
-        const created = await createSession(spec.file, msg.providers, msg.intraOpThreads);
+        const created = await createSession(spec.file, msg.providers, msg.threads);
         sessions.set(spec.key, created.session);
         infos.push({
           key: spec.key,

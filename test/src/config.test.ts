@@ -20,12 +20,14 @@ describe('loadConfig', () => {
       GAN_PORT: '9000',
       GAN_SKIP_BROKEN_MODELS: 'true',
       GAN_API_KEYS: 'a,b',
+      GAN_INTRA_OP_SPINNING: 'no',
       PATH: '/usr/bin',
     });
     expect(c.GAN_EXECUTION_PROVIDERS).toEqual(['webgpu', 'cpu']);
     expect(c.GAN_PORT).toBe(9000);
     expect(c.GAN_SKIP_BROKEN_MODELS).toBe(true);
     expect(c.GAN_API_KEYS).toEqual(['a', 'b']);
+    expect(c.GAN_INTRA_OP_SPINNING).toBe(false);
   });
 
   it.each([

@@ -62,6 +62,54 @@ describe('ModelRuntime faults', () => {
   });
 });
 
+describe('ModelRuntime input checks', () => {
+  it('rejects inputs whose length does not match rows, e.g. a buffer already transferred, instead of hanging', async () => {
+    const rt = await runtimeFor(await dirWith({}));
+    await rt.scan();
+    await rt.start();
+    const z = new Float32Array(2 * 16);
+    const request = {
+      key: 'tiny/generator',
+      model: 'tiny',
+      network: 'generator' as const,
+      rows: 2,
+      inputs: { z: { type: 'float32' as const, data: z, rowDims: [16] } },
+      outputs: ['image'],
+    };
+    expect((await rt.run(request)).outputs.image!.dims).toEqual([2, 28, 28, 1]);
+    expect(z.length).toBe(0); // transferred to the worker, not copied
+    await expect(rt.run(request)).rejects.toThrow(
+      "input 'z' of tiny/generator: expected 2 × [16] = 32 values, got 0",
+    );
+    const fresh = { ...request, inputs: { z: { ...request.inputs.z, data: new Float32Array(32) } } };
+    expect((await rt.run(fresh)).outputs.image!.dims).toEqual([2, 28, 28, 1]);
+  });
+});
+
+describe('ModelRuntime thread settings', () => {
+  it('gives the same images with spinning and with sleeping intra-op threads', async () => {
+    const dir = await dirWith({});
+    const z = Float32Array.from({ length: 3 * 16 }, (_, i) => Math.sin(i));
+    const images: Float32Array[] = [];
+    for (const spinning of ['true', 'false']) {
+      const rt = await runtimeFor(dir, { GAN_INTRA_OP_THREADS: '2', GAN_INTRA_OP_SPINNING: spinning });
+      await rt.scan();
+      await rt.start();
+      const out = await rt.run({
+        key: 'tiny/generator',
+        model: 'tiny',
+        network: 'generator',
+        rows: 3,
+        inputs: { z: { type: 'float32', data: z.slice(), rowDims: [16] } },
+        outputs: ['image'],
+      });
+      images.push(out.outputs.image!.data as Float32Array);
+    }
+    expect(images[0]!.length).toBe(3 * 28 * 28);
+    expect(Array.from(images[1]!)).toEqual(Array.from(images[0]!));
+  });
+});
+
 describe('ModelRuntime start-up', () => {
   it('loads, checks and warms every model, falling back from cuda to cpu and saying why', async () => {
     const rt = await runtimeFor(await dirWith({}, { conditional: true }), {
