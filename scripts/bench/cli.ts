@@ -12,18 +12,25 @@
  *   npm run bench -- [--model mnist-dcgan] [--models-dir models] [--seconds 10] [--memory-requests 100000]
  *                    [--out docs/benchmarks]
  */
-import { type ChildProcess, spawn } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import autocannon from 'autocannon';
 import * as ort from 'onnxruntime-node';
 import { loadConfig } from '../../src/config.ts';
 import { createSession } from '../../src/inference/providers.ts';
 import { RandomState } from '../../src/latent/random-state.ts';
 import { manifestSchema } from '../../src/models/manifest.ts';
-import { freePort, ROOT } from '../../test/helpers/process.ts';
+import {
+  type LoadOptions,
+  type LoadResult,
+  load as loadFor,
+  log,
+  median,
+  round,
+  rssBytes,
+  startServer as startServerIn,
+} from './harness.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -39,13 +46,6 @@ const SECONDS = Number(args.seconds);
 const MODELS_DIR = args['models-dir']!;
 const defaults = loadConfig({});
 const THREADS = args.threads ? Number(args.threads) : defaults.GAN_INTRA_OP_THREADS;
-
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-};
-const round = (x: number, digits = 1) => Math.round(x * 10 ** digits) / 10 ** digits;
-const log = (msg: string) => process.stdout.write(`${msg}\n`);
 
 async function pickModel(): Promise<string> {
   if (args.model) return args.model;
@@ -104,87 +104,8 @@ async function modelCeiling(model: string, batches: number[]) {
   return { provider, threads: THREADS, rows };
 }
 
-interface Server {
-  url: string;
-  child: ChildProcess;
-  stop: () => Promise<void>;
-}
-
-async function startServer(env: Record<string, string>): Promise<Server> {
-  const port = await freePort();
-  const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/bench/server.ts'], {
-    cwd: ROOT,
-    env: {
-      ...process.env,
-      GAN_MODELS_DIR: MODELS_DIR,
-      GAN_HOST: '127.0.0.1',
-      GAN_PORT: String(port),
-      GAN_EXECUTION_PROVIDERS: 'cpu',
-      ...env,
-    },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  await new Promise<void>((resolve, reject) => {
-    child.stdout!.on('data', (d: Buffer) => {
-      if (d.toString().includes('bench server ready')) resolve();
-    });
-    child.once('exit', (code) => reject(new Error(`bench server exited with ${code}`)));
-  });
-  return {
-    url: `http://127.0.0.1:${port}`,
-    child,
-    stop: () =>
-      new Promise<void>((resolve) => {
-        child.once('exit', () => resolve());
-        child.kill('SIGTERM');
-      }),
-  };
-}
-
-interface LoadResult {
-  requestsPerSecond: number;
-  p50Ms: number;
-  p99Ms: number;
-  requests: number;
-  non2xx: number;
-  errors: number;
-}
-
-async function load(
-  url: string,
-  opts: {
-    method?: string;
-    body?: string | Buffer;
-    contentType?: string;
-    connections: number;
-    seconds?: number;
-    amount?: number;
-  },
-): Promise<LoadResult> {
-  const r = await autocannon({
-    url,
-    method: opts.method ?? 'GET',
-    ...(opts.body !== undefined ? { body: opts.body } : {}),
-    headers: opts.contentType ? { 'content-type': opts.contentType } : {},
-    connections: opts.connections,
-    ...(opts.amount ? { amount: opts.amount } : { duration: opts.seconds ?? SECONDS }),
-    timeout: 60,
-  });
-  return {
-    requestsPerSecond: round(r.requests.mean),
-    p50Ms: r.latency.p50,
-    p99Ms: r.latency.p99,
-    requests: r.requests.total,
-    non2xx: r.non2xx,
-    errors: r.errors,
-  };
-}
-
-async function rssBytes(url: string): Promise<number> {
-  const text = await (await fetch(`${url}/metrics`)).text();
-  const line = text.split('\n').find((l) => l.startsWith('gan_process_resident_memory_bytes '));
-  return Number(line?.split(' ')[1] ?? Number.NaN);
-}
+const startServer = (env: Record<string, string>) => startServerIn(MODELS_DIR, env);
+const load = (url: string, opts: LoadOptions) => loadFor(url, { seconds: SECONDS, ...opts });
 
 async function main() {
   const model = await pickModel();
