@@ -21,7 +21,7 @@ const list = z.string().transform((s) =>
     .filter((x) => x.length > 0),
 );
 
-/** Defaults measured on the 2-core reference machine (see docs/benchmarks.md). */
+/** Defaults measured on the 2-core reference machine (docs/benchmarks.md, docs/benchmarks-sweep.md). */
 const cores = availableParallelism();
 
 export const configSchema = z.object({
@@ -35,17 +35,26 @@ export const configSchema = z.object({
   GAN_EXECUTION_PROVIDERS: list
     .pipe(z.array(z.enum(EXECUTION_PROVIDERS)).min(1, 'at least one provider'))
     .default(['cuda', 'cpu']),
-  /** Inference worker threads; each holds its own sessions. */
-  GAN_WORKERS: int(1, 64).default(1),
+  /**
+   * Inference workers; each holds its own sessions. One per core (at most 4, since every worker holds every
+   * session): on 2 cores, 2 workers × 1 thread served the most (docs/benchmarks-sweep.md).
+   */
+  GAN_WORKERS: int(1, 64).default(Math.max(1, Math.min(cores, 4))),
   /**
    * thread: workers are threads, tensors move without copies. process: workers are child processes, so a native
    * crash or OOM kill in onnxruntime takes down only that worker (tensors are copied through IPC).
    */
   GAN_WORKER_ISOLATION: z.enum(['thread', 'process']).default('thread'),
-  /** onnxruntime intra-op threads per session; 0 lets onnxruntime choose. */
-  GAN_INTRA_OP_THREADS: int(0, 256).default(Math.max(1, cores)),
-  /** Idle intra-op threads spin-wait (onnxruntime's default) instead of sleeping. */
-  GAN_INTRA_OP_SPINNING: bool.default(true),
+  /**
+   * onnxruntime intra-op threads per session; 0 lets onnxruntime choose. 1: these small graphs gain less from a
+   * second thread than from a second worker, and the event loop needs a core too (docs/benchmarks-sweep.md).
+   */
+  GAN_INTRA_OP_THREADS: int(0, 256).default(1),
+  /**
+   * Idle intra-op threads spin-wait (onnxruntime's default) instead of sleeping. Off: spinning threads took the
+   * cores the event loop needed (c64 requests/s −19% at 1 worker × 2 threads, docs/benchmarks-sweep.md).
+   */
+  GAN_INTRA_OP_SPINNING: bool.default(false),
   GAN_MAX_BATCH: int(1, 4096).default(64),
   GAN_BATCH_DELAY_MS: int(0, 10_000).default(0),
   /** Images waiting per model before new work is refused with 503. */
@@ -102,5 +111,10 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
 
 /** Configuration for tests and tools: defaults plus overrides. */
 export function testConfig(overrides: Partial<Record<keyof Config, string>> = {}): Config {
-  return loadConfig({ GAN_LOG_LEVEL: 'silent', GAN_EXECUTION_PROVIDERS: 'cpu', ...overrides });
+  return loadConfig({
+    GAN_LOG_LEVEL: 'silent',
+    GAN_EXECUTION_PROVIDERS: 'cpu',
+    GAN_WORKERS: '1',
+    ...overrides,
+  });
 }

@@ -16,9 +16,11 @@ import { readFile, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import Fastify from 'fastify';
 import * as ort from 'onnxruntime-node';
 import { loadConfig } from '../../src/config.ts';
 import { createSession } from '../../src/inference/providers.ts';
+import { WorkerPool } from '../../src/inference/worker-pool.ts';
 import { RandomState } from '../../src/latent/random-state.ts';
 import { manifestSchema } from '../../src/models/manifest.ts';
 import {
@@ -45,7 +47,8 @@ const { values: args } = parseArgs({
 const SECONDS = Number(args.seconds);
 const MODELS_DIR = args['models-dir']!;
 const defaults = loadConfig({});
-const THREADS = args.threads ? Number(args.threads) : defaults.GAN_INTRA_OP_THREADS;
+/** Intra-op threads of the single-session ceiling (default: every core). */
+const SINGLE_THREADS = args.threads ? Number(args.threads) : os.availableParallelism();
 
 async function pickModel(): Promise<string> {
   if (args.model) return args.model;
@@ -62,17 +65,36 @@ async function pickModel(): Promise<string> {
   throw new Error(`no model in ${MODELS_DIR}`);
 }
 
-/** (1) images/s through onnxruntime alone, median of timed runs per batch size. */
+interface CeilingRow {
+  batch: number;
+  /** One session using every core (intra-op threads = cores), runs timed one by one: median. */
+  single: { imagesPerSecond: number; medianMs: number; runs: number };
+  /** The service's layout: GAN_WORKERS inference workers × GAN_INTRA_OP_THREADS, all running at once. */
+  workers: { imagesPerSecond: number; runs: number };
+  /** The better of the two: the machine's model ceiling at this batch. */
+  imagesPerSecond: number;
+}
+
+/** (1) images/s through onnxruntime alone (no HTTP, no PNG), in both layouts; the better one is the ceiling. */
 async function modelCeiling(model: string, batches: number[]) {
   const manifest = manifestSchema.parse(
     JSON.parse(await readFile(join(MODELS_DIR, model, 'model.json'), 'utf8')),
   );
   const g = manifest.generator;
-  const { session, provider } = await createSession(join(MODELS_DIR, model, g.file), ['cpu'], {
-    intraOpThreads: THREADS,
-    spinning: defaults.GAN_INTRA_OP_SPINNING,
+  const file = join(MODELS_DIR, model, g.file);
+  const { session, provider } = await createSession(file, ['cpu'], {
+    intraOpThreads: SINGLE_THREADS,
+    spinning: true, // onnxruntime's default: best for one session with the machine to itself
   });
-  const rows: Array<{ batch: number; imagesPerSecond: number; medianMs: number; runs: number }> = [];
+  const pool = new WorkerPool({
+    size: defaults.GAN_WORKERS,
+    providers: ['cpu'],
+    threads: { intraOpThreads: defaults.GAN_INTRA_OP_THREADS, spinning: defaults.GAN_INTRA_OP_SPINNING },
+    isolation: 'thread',
+    log: Fastify({ logger: false }).log,
+  });
+  await pool.start([{ key: 'bench/generator', file }]);
+  const rows: CeilingRow[] = [];
   for (const batch of batches) {
     const z = Float32Array.from(new RandomState(batch).randn(batch * manifest.latentDim));
     const feeds: Record<string, ort.Tensor> = {
@@ -83,25 +105,63 @@ async function modelCeiling(model: string, batches: number[]) {
     }
     for (let i = 0; i < 3; i++) await session.run(feeds);
     const times: number[] = [];
-    const until = performance.now() + SECONDS * 1000;
+    let until = performance.now() + SECONDS * 1000;
     while (performance.now() < until || times.length < 5) {
       const t0 = performance.now();
       await session.run(feeds);
       times.push(performance.now() - t0);
     }
     const ms = median(times);
-    rows.push({
-      batch,
+    const single = {
       imagesPerSecond: round((batch * 1000) / ms),
       medianMs: round(ms, 3),
       runs: times.length,
+    };
+
+    const job = () => ({
+      key: 'bench/generator',
+      feeds: {
+        [g.latentInput]: { type: 'float32' as const, data: z.slice(), dims: [batch, manifest.latentDim] },
+        ...(g.labelInput
+          ? { [g.labelInput]: { type: 'int32' as const, data: new Int32Array(batch), dims: [batch] } }
+          : {}),
+      },
+      outputs: [g.output],
+    });
+    for (const w of pool.workers) for (let i = 0; i < 3; i++) await pool.run(w, job());
+    let runs = 0;
+    const t0 = performance.now();
+    until = t0 + SECONDS * 1000;
+    await Promise.all(
+      pool.workers.map(async (w) => {
+        while (performance.now() < until) {
+          await pool.run(w, job());
+          runs++;
+        }
+      }),
+    );
+    const workers = { imagesPerSecond: round((runs * batch * 1000) / (performance.now() - t0)), runs };
+    rows.push({
+      batch,
+      single,
+      workers,
+      imagesPerSecond: Math.max(single.imagesPerSecond, workers.imagesPerSecond),
     });
     log(
-      `  batch ${batch}: ${round((batch * 1000) / ms)} images/s (median ${round(ms, 2)} ms, ${times.length} runs)`,
+      `  batch ${batch}: 1 session × ${SINGLE_THREADS} threads ${single.imagesPerSecond} images/s ` +
+        `(median ${round(ms, 2)} ms); ${defaults.GAN_WORKERS} workers × ${defaults.GAN_INTRA_OP_THREADS} ` +
+        `${workers.imagesPerSecond} images/s`,
     );
   }
   await session.release();
-  return { provider, threads: THREADS, rows };
+  await pool.close();
+  return {
+    provider,
+    singleThreads: SINGLE_THREADS,
+    workers: defaults.GAN_WORKERS,
+    workerThreads: defaults.GAN_INTRA_OP_THREADS,
+    rows,
+  };
 }
 
 const startServer = (env: Record<string, string>) => startServerIn(MODELS_DIR, env);
@@ -118,7 +178,10 @@ async function main() {
     onnxruntime: ort.env.versions.node ?? 'unknown',
     loadAverageAtStart: os.loadavg().map((x) => round(x, 2)),
   };
-  log(`benchmark of '${model}' on ${cpu} (${machine.cores} cores), intra-op threads ${THREADS}`);
+  log(
+    `benchmark of '${model}' on ${cpu} (${machine.cores} cores), ${defaults.GAN_WORKERS} workers × ` +
+      `${defaults.GAN_INTRA_OP_THREADS} intra-op threads, spinning ${defaults.GAN_INTRA_OP_SPINNING}`,
+  );
 
   log('(1) model ceiling, onnxruntime alone');
   const ceiling = await modelCeiling(model, [1, 8, 64, 256]);
@@ -241,7 +304,12 @@ async function main() {
     command: `npm run bench -- ${process.argv.slice(2).join(' ')}`.trim(),
     model,
     machine,
-    settings: { intraOpThreads: THREADS, workers: defaults.GAN_WORKERS, seconds: SECONDS },
+    settings: {
+      workers: defaults.GAN_WORKERS,
+      intraOpThreads: defaults.GAN_INTRA_OP_THREADS,
+      spinning: defaults.GAN_INTRA_OP_SPINNING,
+      seconds: SECONDS,
+    },
     modelCeiling: ceiling,
     ceilings: { H_requestsPerSecond: H, M_imagesPerSecond: M, C_combined: round(C) },
     results,
@@ -286,20 +354,26 @@ function renderMarkdown(r: Report): string {
     loadAverageAtStart: number[];
   };
   const res = r.results;
+  const s_ = r.settings as { workers: number; intraOpThreads: number; spinning: boolean; seconds: number };
+  const c = r.modelCeiling;
   return `# Benchmarks
 
 Measured by \`${r.command}\` on ${r.date.slice(0, 10)} (the figures below are generated into this file by
 scripts/bench/cli.ts; raw numbers in [benchmarks.json](benchmarks.json)).
 
 Machine: ${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB, Node ${m.node}, onnxruntime-node ${m.onnxruntime}; load average at
-start ${m.loadAverageAtStart.join(' / ')}. Model: \`${r.model}\`, CPU execution provider, ${r.modelCeiling.threads} intra-op
-threads, ${(r.settings as { workers: number }).workers} worker. Load from autocannon in a separate process; each point runs ${(r.settings as { seconds: number }).seconds} s.
+start ${m.loadAverageAtStart.join(' / ')}. Model: \`${r.model}\`, CPU execution provider; the service ran with its defaults:
+${s_.workers} inference workers × ${s_.intraOpThreads} intra-op thread(s), spinning ${s_.spinning}. Load from autocannon in a
+separate process; each point runs ${s_.seconds} s.
 
 ## (1) Model ceiling: onnxruntime alone, no HTTP, no PNG
 
-| batch | images/s | median run (ms) | runs |
-| ---: | ---: | ---: | ---: |
-${r.modelCeiling.rows.map((x) => `| ${x.batch} | ${x.imagesPerSecond} | ${x.medianMs} | ${x.runs} |`).join('\n')}
+Two layouts: one session using every core (${c.singleThreads} intra-op threads, runs timed one by one), and the service's
+layout (${c.workers} inference workers × ${c.workerThreads} thread(s), all running at once). The ceiling M is the better one.
+
+| batch | 1 session × ${c.singleThreads} threads: images/s | median run (ms) | ${c.workers} workers × ${c.workerThreads}: images/s | ceiling images/s |
+| ---: | ---: | ---: | ---: | ---: |
+${c.rows.map((x) => `| ${x.batch} | ${x.single.imagesPerSecond} | ${x.single.medianMs} | ${x.workers.imagesPerSecond} | ${x.imagesPerSecond} |`).join('\n')}
 
 ## (2)–(5) Through the service
 
