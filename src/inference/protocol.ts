@@ -22,7 +22,10 @@ export interface SessionSpec {
   file: string;
 }
 
-/** Turn a float output into uint8 pixels inside the worker, off the event loop. */
+/**
+ * Turn a float output into uint8 pixels inside the worker, off the event loop; with `png`, go on and encode each
+ * image as a PNG there too (the worker then returns PNGs, not pixels).
+ */
 export interface ImagePostprocess {
   kind: 'image-uint8';
   output: string;
@@ -31,6 +34,29 @@ export interface ImagePostprocess {
   height: number;
   width: number;
   channels: number;
+  png?: { scale: number };
+}
+
+/** One PNG per image, back to back in one buffer: image i is `data[offsets[i], offsets[i + 1])`. */
+export interface PackedPngs {
+  data: Uint8Array;
+  offsets: number[];
+}
+
+/** Packs buffers into one freshly allocated buffer (safe to transfer: never a slice of Node's shared pool). */
+export function packPngs(pngs: readonly Uint8Array[]): PackedPngs {
+  const offsets = [0];
+  for (const p of pngs) offsets.push(offsets[offsets.length - 1]! + p.length);
+  const data = new Uint8Array(offsets[offsets.length - 1]!);
+  pngs.forEach((p, i) => data.set(p, offsets[i]!));
+  return { data, offsets };
+}
+
+/** PNGs `from` … `to − 1` of a packed set, as views. */
+export function unpackPngs(packed: PackedPngs, from = 0, to = packed.offsets.length - 1): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  for (let i = from; i < to; i++) out.push(packed.data.subarray(packed.offsets[i], packed.offsets[i + 1]));
+  return out;
 }
 
 export interface ValueInfo {
@@ -72,8 +98,10 @@ export type FromWorker =
       type: 'result';
       id: number;
       outputs: Record<string, WireTensor>;
-      /** The post-processed image output (uint8, NHWC), when asked for. */
+      /** The post-processed image output (uint8, NHWC), when asked for without `png`. */
       pixels?: Uint8Array;
+      /** One PNG per image, when asked for with `png`. */
+      pngs?: PackedPngs;
       computeMs: number;
     }
   | { type: 'error'; id: number; message: string }

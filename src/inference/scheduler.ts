@@ -7,6 +7,7 @@
 import { ServiceError } from '../errors.ts';
 import type { Metrics } from '../metrics.ts';
 import type { ImagePostprocess, NetworkKey, TensorData, TensorType } from './protocol.ts';
+import { unpackPngs } from './protocol.ts';
 import type { PoolWorker, WorkerPool } from './worker-pool.ts';
 
 export interface RowInput {
@@ -35,8 +36,10 @@ export interface OutputTensor {
 
 export interface NetworkResult {
   outputs: Record<string, OutputTensor>;
-  /** uint8 NHWC pixels, when `postprocess` was asked for. */
+  /** uint8 NHWC pixels, when `postprocess` was asked for without `png`. */
   pixels?: Uint8Array;
+  /** One PNG per row, when `postprocess` asked for `png`. */
+  pngs?: Uint8Array[];
 }
 
 export interface SchedulerOptions {
@@ -63,7 +66,7 @@ const rowSize = (dims: readonly number[]) => dims.reduce((a, b) => a * b, 1);
  */
 type QueueKey = string;
 const queueKey = (r: NetworkRequest): QueueKey =>
-  `${r.key}|${r.outputs.join(',')}|${r.postprocess ? `px:${r.postprocess.output}` : 'raw'}`;
+  `${r.key}|${r.outputs.join(',')}|${r.postprocess ? `px:${r.postprocess.output}${r.postprocess.png ? `:png×${r.postprocess.png.scale}` : ''}` : 'raw'}`;
 
 function sliceRows(data: TensorData, from: number, to: number, size: number): TensorData {
   return data.slice(from * size, to * size);
@@ -177,9 +180,12 @@ export class Scheduler {
       };
     }
     const pixels = results.every((r) => r.pixels) ? Buffer.concat(results.map((r) => r.pixels!)) : undefined;
-    return pixels
-      ? { outputs, pixels: new Uint8Array(pixels.buffer, pixels.byteOffset, pixels.length) }
-      : { outputs };
+    const pngs = results.every((r) => r.pngs) ? results.flatMap((r) => r.pngs!) : undefined;
+    return {
+      outputs,
+      ...(pixels ? { pixels: new Uint8Array(pixels.buffer, pixels.byteOffset, pixels.length) } : {}),
+      ...(pngs ? { pngs } : {}),
+    };
   }
 
   private enqueue(request: NetworkRequest): Promise<NetworkResult> {
@@ -327,9 +333,10 @@ export class Scheduler {
               ? result.pixels
               : result.pixels.slice(offset * pixelsPerRow, (offset + n) * pixelsPerRow)
             : undefined;
+          const pngs = result.pngs ? unpackPngs(result.pngs, offset, offset + n) : undefined;
           offset += n;
           it.settled = true;
-          it.resolve(pixels ? { outputs, pixels } : { outputs });
+          it.resolve({ outputs, ...(pixels ? { pixels } : {}), ...(pngs ? { pngs } : {}) });
         }
       },
       (err: unknown) => {

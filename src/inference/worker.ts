@@ -6,8 +6,9 @@
 import { parentPort } from 'node:worker_threads';
 import * as ort from 'onnxruntime-node';
 import { floatToPixels } from '../imaging/pixels.ts';
-import type { FromWorker, SessionInfo, ToWorker, ValueInfo, WireTensor } from './protocol.ts';
-import { transferList } from './protocol.ts';
+import { encodePngSync } from '../imaging/png.ts';
+import type { FromWorker, PackedPngs, SessionInfo, ToWorker, ValueInfo, WireTensor } from './protocol.ts';
+import { packPngs, transferList } from './protocol.ts';
 import { createSession } from './providers.ts';
 
 /** The channel to the pool: a worker thread's port, or a forked process's IPC channel. */
@@ -95,6 +96,7 @@ port.on('message', async (msg: ToWorker) => {
     const computeMs = performance.now() - started;
     const outputs: Record<string, WireTensor> = {};
     let pixels: Uint8Array | undefined;
+    let pngs: PackedPngs | undefined;
     for (const name of msg.outputs) {
       const t = result[name];
       if (!t) throw new Error(`output '${name}' missing from the result`);
@@ -102,14 +104,38 @@ port.on('message', async (msg: ToWorker) => {
       if (pp && pp.output === name) {
         pixels = floatToPixels(t.data as Float32Array, pp.range, pp.layout, pp.height, pp.width, pp.channels);
         outputs[name] = { type: 'float32', data: new Float32Array(0), dims: [...t.dims] };
+        if (pp.png) {
+          const perImage = pp.height * pp.width * pp.channels;
+          const all = pixels;
+          const images = Array.from({ length: t.dims[0]! }, (_, i) =>
+            encodePngSync(
+              {
+                data: all.subarray(i * perImage, (i + 1) * perImage),
+                width: pp.width,
+                height: pp.height,
+                channels: pp.channels,
+              },
+              pp.png!.scale,
+            ),
+          );
+          pngs = packPngs(images);
+          pixels = undefined;
+        }
       } else {
         outputs[name] = toWire(t);
       }
       t.dispose();
     }
     post(
-      { type: 'result', id: msg.id, outputs, computeMs, ...(pixels ? { pixels } : {}) },
-      transferList(Object.values(outputs), pixels ? [pixels] : []),
+      {
+        type: 'result',
+        id: msg.id,
+        outputs,
+        computeMs,
+        ...(pixels ? { pixels } : {}),
+        ...(pngs ? { pngs } : {}),
+      },
+      transferList(Object.values(outputs), [...(pixels ? [pixels] : []), ...(pngs ? [pngs.data] : [])]),
     );
   } catch (err) {
     post({ type: 'error', id: msg.id, message: err instanceof Error ? err.message : String(err) });

@@ -17,7 +17,7 @@ import {
   scaleSchema,
   seedSchema,
 } from '../schemas/common.ts';
-import { generatePixels } from '../services/images.ts';
+import { generatePixels, generatePngs } from '../services/images.ts';
 import { sendBinary } from './reply.ts';
 
 export const generateBodySchema = z
@@ -146,6 +146,9 @@ export function prepareLatents(model: ServedModel, body: GenerateBody): Prepared
   return { latents, seeds, count, labels: resolveLabels(model, count, body.label, body.labels) };
 }
 
+/** A Buffer view of the same bytes (no copy). */
+const asBuffer = (u8: Uint8Array): Buffer => Buffer.from(u8.buffer, u8.byteOffset, u8.length);
+
 export const generateRoutes: FastifyPluginAsyncZod = async (app) => {
   app.post(
     '/generate',
@@ -170,42 +173,33 @@ export const generateRoutes: FastifyPluginAsyncZod = async (app) => {
       const prepared = prepareLatents(model, body);
       // Inputs are transferred to the inference worker (their buffers detach), so keep a copy to return.
       const latents = body.returnLatents ? prepared.latents.slice() : prepared.latents;
-      const pixels = await generatePixels(app.runtime, model, prepared.latents, prepared.labels);
       const { width, height, channels } = model.manifest.image;
-      const perImage = width * height * channels;
       const seedHeader = prepared.seeds.every((s) => s !== null) ? prepared.seeds.join(',') : null;
       if (seedHeader !== null) reply.header('x-seeds', seedHeader);
 
-      if (body.format === 'json') {
+      // One PNG per image (JSON, or a single image): the inference worker encodes them, off the event loop.
+      if (body.format === 'json' || prepared.count === 1) {
+        const pngs = await generatePngs(app.runtime, model, prepared.latents, prepared.labels, body.scale);
+        if (body.format !== 'json') return sendBinary(reply, 'image/png', asBuffer(pngs[0]!));
         const dim = model.manifest.latentDim;
-        const images = await Promise.all(
-          prepared.seeds.map(async (seed, i) => {
-            const png = await encodePng(
-              { data: pixels.subarray(i * perImage, (i + 1) * perImage), width, height, channels },
-              body.scale,
-            );
-            return {
-              seed,
-              ...(prepared.labels ? { label: prepared.labels[i]! } : {}),
-              png: png.toString('base64'),
-              ...(body.returnLatents ? { latent: Array.from(latents.subarray(i * dim, (i + 1) * dim)) } : {}),
-            };
-          }),
-        );
+        const images = prepared.seeds.map((seed, i) => ({
+          seed,
+          ...(prepared.labels ? { label: prepared.labels[i]! } : {}),
+          png: asBuffer(pngs[i]!).toString('base64'),
+          ...(body.returnLatents ? { latent: Array.from(latents.subarray(i * dim, (i + 1) * dim)) } : {}),
+        }));
         return { model: model.name, images };
       }
-      const grid =
-        prepared.count === 1
-          ? { data: pixels, width, height }
-          : tileGrid(
-              pixels,
-              prepared.count,
-              height,
-              width,
-              channels,
-              body.columns ?? defaultColumns(prepared.count),
-              2,
-            );
+      const pixels = await generatePixels(app.runtime, model, prepared.latents, prepared.labels);
+      const grid = tileGrid(
+        pixels,
+        prepared.count,
+        height,
+        width,
+        channels,
+        body.columns ?? defaultColumns(prepared.count),
+        2,
+      );
       const png = await encodePng({ ...grid, channels }, body.scale);
       return sendBinary(reply, 'image/png', png);
     },

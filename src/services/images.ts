@@ -3,26 +3,24 @@
  * that makes or scores images (/generate, /discriminate, /interpolate, diagnostics, v2 infer).
  */
 
+import { encodePng, pngEncoderFor } from '../imaging/codec.ts';
 import { pixelsToFloat } from '../imaging/pixels.ts';
+import { scanlineBytes } from '../imaging/png.ts';
 import type { ModelRuntime, ServedModel } from '../inference/runtime.ts';
 import { labelFeed, networkKey } from '../inference/runtime.ts';
-import type { NetworkRequest } from '../inference/scheduler.ts';
+import type { NetworkRequest, NetworkResult } from '../inference/scheduler.ts';
 import { imageRowDims } from '../models/manifest.ts';
 
 const sigmoid = (x: number) => 1 / (1 + Math.exp(-x));
 const logit = (p: number) => Math.log(p / (1 - p));
 
-/**
- * @param latents float32 [count, latentDim]; transferred to the inference worker (the buffer detaches)
- * @param labels class ids, one per image, for conditional models (else null)
- * @returns uint8 [count, H, W, C]
- */
-export async function generatePixels(
+function runGenerator(
   runtime: ModelRuntime,
   model: ServedModel,
   latents: Float32Array,
   labels: readonly number[] | null,
-): Promise<Uint8Array> {
+  png: { scale: number } | null,
+): Promise<NetworkResult> {
   const m = model.manifest;
   const g = m.generator;
   const count = latents.length / m.latentDim;
@@ -37,7 +35,7 @@ export async function generatePixels(
       g.labelInput,
     );
   }
-  const result = await runtime.run({
+  return runtime.run({
     key: networkKey(model.name, 'generator'),
     model: model.name,
     network: 'generator',
@@ -52,9 +50,51 @@ export async function generatePixels(
       height: m.image.height,
       width: m.image.width,
       channels: m.image.channels,
+      ...(png ? { png } : {}),
     },
   });
-  return result.pixels!;
+}
+
+/**
+ * @param latents float32 [count, latentDim]; transferred to the inference worker (the buffer detaches)
+ * @param labels class ids, one per image, for conditional models (else null)
+ * @returns uint8 [count, H, W, C]
+ */
+export async function generatePixels(
+  runtime: ModelRuntime,
+  model: ServedModel,
+  latents: Float32Array,
+  labels: readonly number[] | null,
+): Promise<Uint8Array> {
+  return (await runGenerator(runtime, model, latents, labels, null)).pixels!;
+}
+
+/**
+ * One PNG per image, encoded by the inference worker (off the event loop), byte-identical to `encodePng` of the
+ * same pixels. Images too large for the worker's inline encoder come back as pixels and are encoded here.
+ * @param latents float32 [count, latentDim]; transferred to the inference worker (the buffer detaches)
+ */
+export async function generatePngs(
+  runtime: ModelRuntime,
+  model: ServedModel,
+  latents: Float32Array,
+  labels: readonly number[] | null,
+  scale: number,
+): Promise<Uint8Array[]> {
+  const { width, height, channels } = model.manifest.image;
+  if (pngEncoderFor(scanlineBytes({ width, height, channels }, scale)) === 'sharp') {
+    const pixels = await generatePixels(runtime, model, latents, labels);
+    const perImage = width * height * channels;
+    return Promise.all(
+      Array.from({ length: pixels.length / perImage }, (_, i) =>
+        encodePng(
+          { data: pixels.subarray(i * perImage, (i + 1) * perImage), width, height, channels },
+          scale,
+        ),
+      ),
+    );
+  }
+  return (await runGenerator(runtime, model, latents, labels, { scale })).pngs!;
 }
 
 export interface Verdict {

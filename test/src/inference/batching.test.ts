@@ -44,6 +44,18 @@ describe('dynamic batching', () => {
     }
   });
 
+  it('splits a JSON request larger than the batch into worker-encoded PNGs, in seed order', async () => {
+    const t = await start({ models: [{}], config: { GAN_MAX_BATCH: '4' } });
+    const res = await generate(t, { seed: 20, count: 10, format: 'json' });
+    expect(res.statusCode).toBe(200);
+    const images = res.json().images as Array<{ seed: number; png: string }>;
+    expect(images.map((im) => im.seed)).toEqual(Array.from({ length: 10 }, (_, i) => 20 + i));
+    for (const [i, im] of images.entries()) {
+      const single = await generate(t, { seed: 20 + i });
+      expect(Buffer.from(im.png, 'base64').equals(single.rawPayload)).toBe(true);
+    }
+  });
+
   it('never mixes requests that need different outputs into one batch (PNG pixels vs raw v2 tensors)', async () => {
     const t = await start({ models: [{}], config: { GAN_MAX_BATCH: '16', GAN_BATCH_DELAY_MS: '500' } });
     const z = Array.from({ length: 16 }, (_, i) => i / 16);

@@ -1,6 +1,8 @@
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { encodePng } from '../../../src/imaging/codec.ts';
 import { latentForSeed } from '../../../src/latent/random-state.ts';
+import { generatePixels } from '../../../src/services/images.ts';
 import { json, PNG_SIGNATURE, startTestApp, type TestApp } from '../../helpers/app.ts';
 
 let t: TestApp;
@@ -170,5 +172,66 @@ describe('POST /generate rejects bad input with a 4xx naming the field', () => {
     });
     expect(text.statusCode).toBe(415);
     expect(text.json().error.code).toBe('GAN_ERR_UNSUPPORTED_MEDIA_TYPE');
+  });
+});
+
+describe('POST /generate: PNGs encoded by the inference worker', () => {
+  let big: TestApp;
+  beforeAll(async () => {
+    big = await startTestApp({
+      models: [{}, { name: 'wide', width: 128, height: 128, channels: 3 }],
+    });
+  });
+  afterAll(async () => {
+    await big.close();
+  });
+
+  /** What the main thread's encoder makes of the same seeds' pixels. */
+  async function reference(app: TestApp, modelName: string, seeds: number[], scale: number) {
+    const model = app.app.runtime.model(modelName);
+    const { width, height, channels } = model.manifest.image;
+    const dim = model.manifest.latentDim;
+    const latents = new Float32Array(seeds.length * dim);
+    seeds.forEach((s, i) => latents.set(latentForSeed(s, dim), i * dim));
+    const pixels = await generatePixels(app.app.runtime, model, latents, null);
+    const per = width * height * channels;
+    return Promise.all(
+      seeds.map((_, i) =>
+        encodePng({ data: pixels.subarray(i * per, (i + 1) * per), width, height, channels }, scale),
+      ),
+    );
+  }
+
+  it.each([1, 3, 16])(
+    'are byte-identical to the main thread encoder at scale %i (PNG and JSON)',
+    async (scale) => {
+      const [one, two] = await reference(big, 'tiny', [5, 6], scale);
+      const single = await big.app.inject({
+        method: 'POST',
+        url: '/generate',
+        ...json({ model: 'tiny', seed: 5, scale }),
+      });
+      expect(single.rawPayload.equals(one!)).toBe(true);
+      const res = await big.app.inject({
+        method: 'POST',
+        url: '/generate',
+        ...json({ model: 'tiny', seeds: [5, 6], scale, format: 'json' }),
+      });
+      const images = res.json().images as Array<{ png: string }>;
+      expect(Buffer.from(images[0]!.png, 'base64').equals(one!)).toBe(true);
+      expect(Buffer.from(images[1]!.png, 'base64').equals(two!)).toBe(true);
+    },
+  );
+
+  it('leaves images too large for the worker (over 4 MiB of scanlines) to sharp on the main thread', async () => {
+    const [expected] = await reference(big, 'wide', [9], 16);
+    const res = await big.app.inject({
+      method: 'POST',
+      url: '/generate',
+      ...json({ model: 'wide', seed: 9, scale: 16 }),
+    });
+    expect(res.statusCode).toBe(200);
+    expect(res.rawPayload.equals(expected!)).toBe(true);
+    expect(await size(res.rawPayload)).toEqual([2048, 2048, 3]);
   });
 });
