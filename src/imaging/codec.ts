@@ -9,6 +9,7 @@ import { ServiceError } from '../errors.ts';
 import {
   assemblePng,
   checkRawImage,
+  decodePlainPng,
   encodePngSync,
   PNG_COMPRESSION,
   type RawImage,
@@ -75,6 +76,12 @@ const SUPPORTED_FORMATS = new Set(['png', 'jpeg', 'webp', 'gif']);
  */
 export async function decodeToModel(input: Buffer | Uint8Array, opts: DecodeOptions): Promise<RawImage> {
   if (input.length === 0) throw new ServiceError('GAN_ERR_UNDECODABLE_IMAGE', 'empty image', opts.field);
+  // A plain 8-bit PNG already of the model's size and channels is its own answer: no resize, no colour change.
+  return decodePlainPng(input, opts) ?? decodeWithSharp(input, opts);
+}
+
+/** The full decoder behind `decodeToModel`: any supported format, size or colour, through sharp. */
+export async function decodeWithSharp(input: Buffer | Uint8Array, opts: DecodeOptions): Promise<RawImage> {
   let meta: Metadata;
   try {
     meta = await sharp(input, { limitInputPixels: false }).metadata();

@@ -1,8 +1,9 @@
 /**
- * The PNG writer: 8-bit scanlines (filter 0, nearest-neighbour upscaling) deflated by zlib. Pure Node (no sharp), so
- * inference workers can encode too; codec.ts decides where each image is encoded.
+ * PNG in pure Node (zlib, no sharp): the writer (8-bit scanlines, filter 0, nearest-neighbour upscaling), usable in
+ * inference workers too, and a reader for plain 8-bit PNGs of a known size. codec.ts decides which images take
+ * these paths and which go to sharp.
  */
-import { crc32, deflateSync } from 'node:zlib';
+import { crc32, deflateSync, inflateSync } from 'node:zlib';
 
 export interface RawImage {
   /** uint8 [height, width, channels] */
@@ -93,4 +94,87 @@ export function encodePngSync(image: RawImage, scale = 1): Buffer {
   checkRawImage(image);
   const idat = deflateSync(scanlines(image, scale), { level: PNG_COMPRESSION });
   return assemblePng(image.width * scale, image.height * scale, image.channels, idat);
+}
+
+/** Ancillary chunks that do not change pixel values (text, time, physical size); any other one means "not plain". */
+const INERT_CHUNKS = new Set(['tEXt', 'zTXt', 'iTXt', 'tIME', 'pHYs']);
+
+/** The Paeth predictor of the PNG specification. */
+function paeth(a: number, b: number, c: number): number {
+  const p = a + b - c;
+  const pa = Math.abs(p - a);
+  const pb = Math.abs(p - b);
+  const pc = Math.abs(p - c);
+  return pa <= pb && pa <= pc ? a : pb <= pc ? b : c;
+}
+
+/**
+ * Decodes a *plain* PNG: 8-bit greyscale (1 channel) or RGB (3 channels), not interlaced, no palette, transparency
+ * or colour-management chunks, every CRC right. For such a file the pixels are exactly the unfiltered scanlines,
+ * so no resampling or colour conversion can change them. Returns null for anything else (including a damaged
+ * file, or one whose header does not match `expected`, checked before anything is inflated), which the caller hands
+ * to a full decoder.
+ */
+export function decodePlainPng(input: Uint8Array, expected: Omit<RawImage, 'data'>): RawImage | null {
+  const buf = Buffer.from(input.buffer, input.byteOffset, input.length);
+  if (buf.length < 8 + 25 + 12 || !buf.subarray(0, 8).equals(PNG_SIGNATURE)) return null;
+  let width = 0;
+  let height = 0;
+  let channels = 0;
+  const idat: Buffer[] = [];
+  let ended = false;
+  for (let at = 8; at + 12 <= buf.length && !ended; ) {
+    const length = buf.readUInt32BE(at);
+    if (at + 12 + length > buf.length) return null;
+    const type = buf.toString('latin1', at + 4, at + 8);
+    const body = buf.subarray(at + 8, at + 8 + length);
+    if ((crc32(buf.subarray(at + 4, at + 8 + length)) >>> 0) !== buf.readUInt32BE(at + 8 + length)) return null;
+    if (at === 8) {
+      if (type !== 'IHDR' || length !== 13) return null;
+      width = body.readUInt32BE(0);
+      height = body.readUInt32BE(4);
+      const [depth, colour, compression, filter, interlace] = body.subarray(8, 13);
+      if (depth !== 8 || compression !== 0 || filter !== 0 || interlace !== 0) return null;
+      channels = colour === 0 ? 1 : colour === 2 ? 3 : 0;
+      if (width !== expected.width || height !== expected.height || channels !== expected.channels) return null;
+    } else if (type === 'IDAT') idat.push(body);
+    else if (type === 'IEND') ended = true;
+    else if (!INERT_CHUNKS.has(type)) return null;
+    at += 12 + length;
+  }
+  if (!ended || idat.length === 0) return null;
+  const stride = width * channels;
+  let raw: Buffer;
+  try {
+    raw = inflateSync(Buffer.concat(idat), { maxOutputLength: (stride + 1) * height });
+  } catch {
+    return null;
+  }
+  if (raw.length !== (stride + 1) * height) return null;
+  const out = new Uint8Array(stride * height);
+  for (let y = 0; y < height; y++) {
+    const filter = raw[y * (stride + 1)]!;
+    const src = y * (stride + 1) + 1;
+    const row = y * stride;
+    const prev = row - stride; // previous output row (y > 0)
+    if (filter === 0) {
+      out.set(raw.subarray(src, src + stride), row);
+      continue;
+    }
+    for (let x = 0; x < stride; x++) {
+      const left = x >= channels ? out[row + x - channels]! : 0;
+      const up = y > 0 ? out[prev + x]! : 0;
+      const upLeft = y > 0 && x >= channels ? out[prev + x - channels]! : 0;
+      const v = raw[src + x]!;
+      let predicted: number;
+      if (filter === 0) predicted = 0;
+      else if (filter === 1) predicted = left;
+      else if (filter === 2) predicted = up;
+      else if (filter === 3) predicted = (left + up) >> 1;
+      else if (filter === 4) predicted = paeth(left, up, upLeft);
+      else return null;
+      out[row + x] = (v + predicted) & 0xff;
+    }
+  }
+  return { data: out, width, height, channels };
 }
