@@ -128,7 +128,7 @@ export function decodePlainPng(input: Uint8Array, expected: Omit<RawImage, 'data
     if (at + 12 + length > buf.length) return null;
     const type = buf.toString('latin1', at + 4, at + 8);
     const body = buf.subarray(at + 8, at + 8 + length);
-    if ((crc32(buf.subarray(at + 4, at + 8 + length)) >>> 0) !== buf.readUInt32BE(at + 8 + length)) return null;
+    if (crc32(buf.subarray(at + 4, at + 8 + length)) >>> 0 !== buf.readUInt32BE(at + 8 + length)) return null;
     if (at === 8) {
       if (type !== 'IHDR' || length !== 13) return null;
       width = body.readUInt32BE(0);
@@ -136,7 +136,8 @@ export function decodePlainPng(input: Uint8Array, expected: Omit<RawImage, 'data
       const [depth, colour, compression, filter, interlace] = body.subarray(8, 13);
       if (depth !== 8 || compression !== 0 || filter !== 0 || interlace !== 0) return null;
       channels = colour === 0 ? 1 : colour === 2 ? 3 : 0;
-      if (width !== expected.width || height !== expected.height || channels !== expected.channels) return null;
+      if (width !== expected.width || height !== expected.height || channels !== expected.channels)
+        return null;
     } else if (type === 'IDAT') idat.push(body);
     else if (type === 'IEND') ended = true;
     else if (!INERT_CHUNKS.has(type)) return null;

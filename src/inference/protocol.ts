@@ -48,7 +48,9 @@ export function packPngs(pngs: readonly Uint8Array[]): PackedPngs {
   const offsets = [0];
   for (const p of pngs) offsets.push(offsets[offsets.length - 1]! + p.length);
   const data = new Uint8Array(offsets[offsets.length - 1]!);
-  pngs.forEach((p, i) => data.set(p, offsets[i]!));
+  pngs.forEach((p, i) => {
+    data.set(p, offsets[i]!);
+  });
   return { data, offsets };
 }
 

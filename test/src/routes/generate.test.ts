@@ -192,7 +192,9 @@ describe('POST /generate: PNGs encoded by the inference worker', () => {
     const { width, height, channels } = model.manifest.image;
     const dim = model.manifest.latentDim;
     const latents = new Float32Array(seeds.length * dim);
-    seeds.forEach((s, i) => latents.set(latentForSeed(s, dim), i * dim));
+    seeds.forEach((s, i) => {
+      latents.set(latentForSeed(s, dim), i * dim);
+    });
     const pixels = await generatePixels(app.app.runtime, model, latents, null);
     const per = width * height * channels;
     return Promise.all(
