@@ -66,7 +66,8 @@ ENV NODE_ENV=production \
     GAN_PORT=8080 \
     GAN_MODELS_DIR=/app/models \
     GAN_DEFAULT_MODEL=mnist-dcgan \
-    GAN_EXECUTION_PROVIDERS=cuda,cpu
+    GAN_EXECUTION_PROVIDERS=cuda,cpu \
+    GAN_WORKERS=1
 # Numeric, so Kubernetes' runAsNonRoot can verify it without an /etc/passwd lookup.
 USER 1000:1000
 EXPOSE 8080

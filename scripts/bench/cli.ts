@@ -18,12 +18,12 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import Fastify from 'fastify';
 import * as ort from 'onnxruntime-node';
-import { loadConfig } from '../../src/config.ts';
 import { createSession } from '../../src/inference/providers.ts';
 import { WorkerPool } from '../../src/inference/worker-pool.ts';
 import { RandomState } from '../../src/latent/random-state.ts';
 import { manifestSchema } from '../../src/models/manifest.ts';
 import {
+  effectiveConfig,
   type LoadOptions,
   type LoadResult,
   load as loadFor,
@@ -46,7 +46,8 @@ const { values: args } = parseArgs({
 });
 const SECONDS = Number(args.seconds);
 const MODELS_DIR = args['models-dir']!;
-const defaults = loadConfig({});
+/** What the bench servers run with: the service defaults under any GAN_* variable of this shell. */
+const defaults = effectiveConfig();
 /** Intra-op threads of the single-session ceiling (default: every core). */
 const SINGLE_THREADS = args.threads ? Number(args.threads) : os.availableParallelism();
 
@@ -344,7 +345,7 @@ type Report = {
 
 function renderMarkdown(r: Report): string {
   const row = (name: string, x: LoadResult, conns: number | string) =>
-    `| ${name} | ${conns} | ${x.requestsPerSecond} | ${x.p50Ms} | ${x.p99Ms} | ${x.non2xx + x.errors} |`;
+    `| ${name} | ${conns} | ${x.requestsPerSecond} | ${x.meanMs} | ${x.p50Ms} | ${x.p99Ms} | ${x.non2xx + x.errors} |`;
   const m = r.machine as {
     cpu: string;
     cores: number;
@@ -377,8 +378,8 @@ ${c.rows.map((x) => `| ${x.batch} | ${x.single.imagesPerSecond} | ${x.single.med
 
 ## (2)–(5) Through the service
 
-| scenario | connections | requests/s | p50 (ms) | p99 (ms) | errors/non-2xx |
-| --- | ---: | ---: | ---: | ---: | ---: |
+| scenario | connections | requests/s | mean (ms) | p50 (ms) | p99 (ms) | errors/non-2xx |
+| --- | ---: | ---: | ---: | ---: | ---: | ---: |
 ${row('(2) HTTP ceiling: fixed PNG from memory', res.httpCeiling!, 64)}
 ${[1, 16, 64].map((c) => row(`(3) /generate count 1, batching on`, res[`generate_c${c}_batching`]!, c)).join('\n')}
 ${[1, 16, 64].map((c) => row(`(3) /generate count 1, batching off`, res[`generate_c${c}_nobatching`]!, c)).join('\n')}

@@ -4,6 +4,7 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import autocannon from 'autocannon';
+import { type Config, loadConfig } from '../../src/config.ts';
 import { freePort, ROOT } from '../../test/helpers/process.ts';
 
 export const median = (xs: number[]): number => {
@@ -47,6 +48,7 @@ export async function startServer(modelsDir: string, env: Record<string, string>
     child,
     stop: () =>
       new Promise<void>((resolve) => {
+        if (child.exitCode !== null || child.signalCode !== null) return resolve();
         child.once('exit', () => resolve());
         child.kill('SIGTERM');
       }),
@@ -55,6 +57,8 @@ export async function startServer(modelsDir: string, env: Record<string, string>
 
 export interface LoadResult {
   requestsPerSecond: number;
+  /** Mean latency with autocannon's sub-millisecond resolution (its percentiles are whole milliseconds). */
+  meanMs: number;
   p50Ms: number;
   p99Ms: number;
   requests: number;
@@ -85,12 +89,21 @@ export async function load(url: string, opts: LoadOptions): Promise<LoadResult> 
   });
   return {
     requestsPerSecond: round(r.requests.mean),
+    meanMs: round(r.latency.mean, 3),
     p50Ms: r.latency.p50,
     p99Ms: r.latency.p99,
     requests: r.requests.total,
     non2xx: r.non2xx,
     errors: r.errors,
   };
+}
+
+/**
+ * The service settings a bench server runs with: its defaults, under any GAN_* variable of this shell (the server
+ * inherits them), so reports name what actually ran.
+ */
+export function effectiveConfig(): Config {
+  return loadConfig(Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith('GAN_'))));
 }
 
 /** The server's resident set size from its own /metrics. */

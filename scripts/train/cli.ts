@@ -10,7 +10,7 @@
  */
 
 import { existsSync } from 'node:fs';
-import { appendFile, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import type * as tfTypes from '@tensorflow/tfjs';
@@ -27,7 +27,7 @@ import {
 import { initTf, tf } from '../tfjs/backend.ts';
 import { fileLoadHandler } from '../tfjs/io.ts';
 import { GeneratorAverage } from './average.ts';
-import { loadCheckpoint, readState, saveCheckpoint } from './checkpoint.ts';
+import { AVERAGE_DIR, loadCheckpoint, readState, saveCheckpoint } from './checkpoint.ts';
 import { type EpochEvaluation, evaluateEpoch, referenceGaussian } from './evaluate.ts';
 import {
   ARCHITECTURES,
@@ -225,7 +225,12 @@ async function main(): Promise<void> {
   }
   // The average continues from the checkpoint's, or starts as a copy of the generator (new run, or averaging
   // switched on when resuming).
-  if (savedAverage && cfg.emaDecay === 0) savedAverage.dispose();
+  if (savedAverage && cfg.emaDecay === 0) {
+    // Averaging switched off: the checkpoint's average is stale from now on, and the exporter would prefer it.
+    savedAverage.dispose();
+    await rm(path.join(ckptDir, AVERAGE_DIR), { recursive: true, force: true });
+    console.log("resumed without --ema-decay: dropped the checkpoint's weight average");
+  }
   const average =
     cfg.emaDecay > 0
       ? new GeneratorAverage(

@@ -122,6 +122,7 @@ export function decodePlainPng(input: Uint8Array, expected: Omit<RawImage, 'data
   let height = 0;
   let channels = 0;
   const idat: Buffer[] = [];
+  let idatOpen = false;
   let ended = false;
   for (let at = 8; at + 12 <= buf.length && !ended; ) {
     const length = buf.readUInt32BE(at);
@@ -138,9 +139,12 @@ export function decodePlainPng(input: Uint8Array, expected: Omit<RawImage, 'data
       channels = colour === 0 ? 1 : colour === 2 ? 3 : 0;
       if (width !== expected.width || height !== expected.height || channels !== expected.channels)
         return null;
-    } else if (type === 'IDAT') idat.push(body);
-    else if (type === 'IEND') ended = true;
+    } else if (type === 'IDAT') {
+      if (idat.length > 0 && !idatOpen) return null; // IDAT chunks must be consecutive (libpng refuses others)
+      idat.push(body);
+    } else if (type === 'IEND') ended = true;
     else if (!INERT_CHUNKS.has(type)) return null;
+    idatOpen = type === 'IDAT';
     at += 12 + length;
   }
   if (!ended || idat.length === 0) return null;

@@ -62,7 +62,8 @@ const rowSize = (dims: readonly number[]) => dims.reduce((a, b) => a * b, 1);
 
 /**
  * Requests batch together only when one run can answer all of them: the same network, the same outputs and the
- * same post-processing (a /generate asking for pixels and a v2 request asking for raw tensors do not mix).
+ * same post-processing (a /generate asking for pixels and a v2 request asking for raw tensors do not mix; nor do
+ * requests for worker-encoded PNGs at different scales, or for PNGs and for pixels).
  */
 type QueueKey = string;
 const queueKey = (r: NetworkRequest): QueueKey =>

@@ -88,7 +88,7 @@ export class WorkerPool extends EventEmitter<{
         worker.pending.delete(id);
         worker.busy = false;
         reject(err);
-        this.emit('idle');
+        setImmediate(() => this.emit('idle')); // not from inside the scheduler's pump that called run()
       }
     });
   }

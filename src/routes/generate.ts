@@ -174,12 +174,15 @@ export const generateRoutes: FastifyPluginAsyncZod = async (app) => {
       // Inputs are transferred to the inference worker (their buffers detach), so keep a copy to return.
       const latents = body.returnLatents ? prepared.latents.slice() : prepared.latents;
       const { width, height, channels } = model.manifest.image;
-      const seedHeader = prepared.seeds.every((s) => s !== null) ? prepared.seeds.join(',') : null;
-      if (seedHeader !== null) reply.header('x-seeds', seedHeader);
+      // Set once the images exist: an error response (503, 504, 500) carries no seeds.
+      const seedsHeader = () => {
+        if (prepared.seeds.every((s) => s !== null)) reply.header('x-seeds', prepared.seeds.join(','));
+      };
 
-      // One PNG per image (JSON, or a single image): the inference worker encodes them, off the event loop.
+      // One PNG per image (JSON, or a single image): small ones are encoded by the inference worker.
       if (body.format === 'json' || prepared.count === 1) {
         const pngs = await generatePngs(app.runtime, model, prepared.latents, prepared.labels, body.scale);
+        seedsHeader();
         if (body.format !== 'json') return sendBinary(reply, 'image/png', asBuffer(pngs[0]!));
         const dim = model.manifest.latentDim;
         const images = prepared.seeds.map((seed, i) => ({
@@ -191,6 +194,7 @@ export const generateRoutes: FastifyPluginAsyncZod = async (app) => {
         return { model: model.name, images };
       }
       const pixels = await generatePixels(app.runtime, model, prepared.latents, prepared.labels);
+      seedsHeader();
       const grid = tileGrid(
         pixels,
         prepared.count,

@@ -70,8 +70,10 @@ export async function generatePixels(
 }
 
 /**
- * One PNG per image, encoded by the inference worker (off the event loop), byte-identical to `encodePng` of the
- * same pixels. Images too large for the worker's inline encoder come back as pixels and are encoded here.
+ * One PNG per image, byte-identical to `encodePng` of the same pixels. Small images (the inline tier of
+ * `pngEncoderFor`, e.g. a 28×28 digit up to scale 4) are encoded by the inference worker right after its run, off
+ * the event loop; larger ones come back as pixels and are encoded here, on libuv's pool or by sharp, so that a big
+ * request never holds a worker (and the batches behind it) through dozens of deflates.
  * @param latents float32 [count, latentDim]; transferred to the inference worker (the buffer detaches)
  */
 export async function generatePngs(
@@ -82,7 +84,7 @@ export async function generatePngs(
   scale: number,
 ): Promise<Uint8Array[]> {
   const { width, height, channels } = model.manifest.image;
-  if (pngEncoderFor(scanlineBytes({ width, height, channels }, scale)) === 'sharp') {
+  if (pngEncoderFor(scanlineBytes({ width, height, channels }, scale)) !== 'inline') {
     const pixels = await generatePixels(runtime, model, latents, labels);
     const perImage = width * height * channels;
     return Promise.all(

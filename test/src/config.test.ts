@@ -12,6 +12,10 @@ describe('loadConfig', () => {
     expect(c.GAN_BATCH_DELAY_MS).toBe(0);
     expect(c.GAN_SHUTDOWN_TIMEOUT_MS).toBe(30_000);
     expect(c.GAN_API_KEYS).toEqual([]);
+    expect(c.GAN_INTRA_OP_THREADS).toBe(1);
+    expect(c.GAN_INTRA_OP_SPINNING).toBe(false);
+    expect(c.GAN_WORKERS).toBeGreaterThanOrEqual(1);
+    expect(c.GAN_WORKERS).toBeLessThanOrEqual(4);
   });
 
   it('parses lists, numbers and booleans', () => {
@@ -20,14 +24,14 @@ describe('loadConfig', () => {
       GAN_PORT: '9000',
       GAN_SKIP_BROKEN_MODELS: 'true',
       GAN_API_KEYS: 'a,b',
-      GAN_INTRA_OP_SPINNING: 'no',
+      GAN_INTRA_OP_SPINNING: 'yes',
       PATH: '/usr/bin',
     });
     expect(c.GAN_EXECUTION_PROVIDERS).toEqual(['webgpu', 'cpu']);
     expect(c.GAN_PORT).toBe(9000);
     expect(c.GAN_SKIP_BROKEN_MODELS).toBe(true);
     expect(c.GAN_API_KEYS).toEqual(['a', 'b']);
-    expect(c.GAN_INTRA_OP_SPINNING).toBe(false);
+    expect(c.GAN_INTRA_OP_SPINNING).toBe(true);
   });
 
   it.each([

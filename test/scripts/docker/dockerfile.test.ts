@@ -201,6 +201,8 @@ describe('the Dockerfile', () => {
     expect(install).toContain('node node_modules/onnxruntime-node/script/install.js');
     expect(install).toContain('test -f "$provider"');
     expect(cuda.env.GAN_EXECUTION_PROVIDERS).toBe('cuda,cpu');
+    // One worker: one CUDA session per network on the GPU, not one per host core.
+    expect(cuda.env.GAN_WORKERS).toBe('1');
     expect(runs(cuda).join('\n')).toContain('ldd "$provider"');
   });
 

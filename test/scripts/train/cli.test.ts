@@ -2,6 +2,7 @@
  * The trainer CLI end to end on a few steps: every artefact a person looks at, then --resume continuing the run.
  */
 import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -91,6 +92,11 @@ describe('npm run train', () => {
         .weightsManifest,
     ).toHaveLength(1);
     expect((await readFile(path.join(out, 'metrics.csv'), 'utf8')).trim().split('\n')).toHaveLength(3);
+
+    // Resumed without --ema-decay (nothing left to train): the average is dropped, so export cannot pick it up.
+    const again = await run(TSX, [...args, '--epochs', '2', '--resume']);
+    expect(again.stdout).toContain("dropped the checkpoint's weight average");
+    expect(existsSync(path.join(out, 'checkpoint', 'generator-average'))).toBe(false);
     expect((await readdir(path.join(out, 'samples'))).sort()).toEqual(['epoch-001.png', 'epoch-002.png']);
   });
 

@@ -1,5 +1,5 @@
 /** The pure-Node PNG reader and writer against sharp (libpng): same pixels, and null wherever it must not decide. */
-import { crc32 } from 'node:zlib';
+import { crc32, deflateSync, inflateSync } from 'node:zlib';
 import sharp, { type PngOptions } from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { decodeToModel, decodeWithSharp } from '../../../src/imaging/codec.ts';
@@ -126,10 +126,47 @@ describe('decodePlainPng', () => {
       ['a broken CRC', rechunk(grey, (t, b) => [[t, b]], true), want],
       ['no IEND (truncated)', grey.subarray(0, grey.length - 12), want],
       ['random bytes', Buffer.from('not a png at all, not even close'), want],
+      [
+        'IDAT chunks that are not consecutive',
+        rechunk(grey, (t, b) =>
+          t === 'IDAT'
+            ? [
+                ['IDAT', b.subarray(0, 10)],
+                ['tEXt', Buffer.from('Comment\0between')],
+                ['IDAT', b.subarray(10)],
+              ]
+            : [[t, b]],
+        ),
+        want,
+      ],
+      [
+        'an IDAT that inflates past the image (a bomb)',
+        rechunk(grey, (t, b) => (t === 'IDAT' ? [[t, deflateSync(Buffer.alloc(50_000_000))]] : [[t, b]])),
+        want,
+      ],
+      [
+        'an unknown filter type (5)',
+        rechunk(grey, (t, b) => {
+          if (t !== 'IDAT') return [[t, b]];
+          const raw = inflateSync(b);
+          raw[0] = 5;
+          return [[t, deflateSync(raw)]];
+        }),
+        want,
+      ],
     ];
     for (const [name, file, expected] of declined) {
       expect(decodePlainPng(file, expected), name).toBeNull();
     }
+  });
+
+  it('leaves a damaged plain PNG to sharp, which refuses it as undecodable', async () => {
+    const grey = encodePngSync({ data: pattern(1), width: W, height: H, channels: 1 });
+    const damaged = rechunk(grey, (t, b) => [[t, b]], true);
+    await expect(decodeToModel(damaged, opts(1))).rejects.toMatchObject({
+      code: 'GAN_ERR_UNDECODABLE_IMAGE',
+      statusCode: 422,
+    });
   });
 
   it('decodeToModel answers the same with or without the plain path', async () => {

@@ -44,6 +44,28 @@ describe('dynamic batching', () => {
     }
   });
 
+  it.each([
+    ['2 worker threads', { GAN_WORKERS: '2' }],
+    ['2 worker processes', { GAN_WORKERS: '2', GAN_WORKER_ISOLATION: 'process' }],
+  ] as const)(
+    'with %s, concurrent PNG and JSON requests give the bytes of one worker thread',
+    async (_name, config) => {
+      const reference = await start({ models: [{}], config: { GAN_MAX_BATCH: '1' } });
+      const t = await start({ models: [{}], config: { ...config, GAN_MAX_BATCH: '8' } });
+      const seeds = Array.from({ length: 24 }, (_, i) => 300 + i);
+      const [pngs, jsons] = await Promise.all([
+        Promise.all(seeds.map((seed) => generate(t, { seed }))),
+        Promise.all([0, 8, 16].map((i) => generate(t, { seeds: seeds.slice(i, i + 8), format: 'json' }))),
+      ]);
+      const fromJson = jsons.flatMap((r) => (r.json().images as Array<{ png: string }>).map((im) => im.png));
+      for (const [i, seed] of seeds.entries()) {
+        const expected = (await generate(reference, { seed })).rawPayload;
+        expect(pngs[i]!.rawPayload.equals(expected)).toBe(true);
+        expect(Buffer.from(fromJson[i]!, 'base64').equals(expected)).toBe(true);
+      }
+    },
+  );
+
   it('splits a JSON request larger than the batch into worker-encoded PNGs, in seed order', async () => {
     const t = await start({ models: [{}], config: { GAN_MAX_BATCH: '4' } });
     const res = await generate(t, { seed: 20, count: 10, format: 'json' });
