@@ -37,7 +37,8 @@ export const configSchema = z.object({
     .default(['cuda', 'cpu']),
   /**
    * Inference workers; each holds its own sessions. One per core (at most 4, since every worker holds every
-   * session): on 2 cores, 2 workers × 1 thread served the most (docs/benchmarks-sweep.md).
+   * session): on 2 cores two 1-thread workers ran the generator at 2.2–2.4× one 2-thread session
+   * (docs/benchmarks.md), and served as well as one worker through HTTP (docs/benchmarks-sweep.md).
    */
   GAN_WORKERS: int(1, 64).default(Math.max(1, Math.min(cores, 4))),
   /**
@@ -46,13 +47,15 @@ export const configSchema = z.object({
    */
   GAN_WORKER_ISOLATION: z.enum(['thread', 'process']).default('thread'),
   /**
-   * onnxruntime intra-op threads per session; 0 lets onnxruntime choose. 1: these small graphs gain less from a
-   * second thread than from a second worker, and the event loop needs a core too (docs/benchmarks-sweep.md).
+   * onnxruntime intra-op threads per session; 0 lets onnxruntime choose. 1: every 2-thread setting served less
+   * than every 1-thread one, since these small graphs gain nothing from a second thread and the event loop needs a
+   * core too (docs/benchmarks-sweep.md).
    */
   GAN_INTRA_OP_THREADS: int(0, 256).default(1),
   /**
    * Idle intra-op threads spin-wait (onnxruntime's default) instead of sleeping. Off: spinning threads took the
-   * cores the event loop needed (c64 requests/s −19% at 1 worker × 2 threads, docs/benchmarks-sweep.md).
+   * cores the event loop needed (c64 requests/s −19% at 1 worker × 2 threads in the first sweep, −28% in the
+   * second; with 1 thread there is nothing to spin).
    */
   GAN_INTRA_OP_SPINNING: bool.default(false),
   GAN_MAX_BATCH: int(1, 4096).default(64),
