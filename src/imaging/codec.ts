@@ -1,6 +1,7 @@
 /**
- * Image encoding and decoding. PNGs are written by png.ts with zlib (small ones on the event loop, larger ones on
- * libuv's thread pool) and only huge ones through sharp; decoding is sharp's (libvips, on libuv's thread pool).
+ * Image encoding and decoding: which image goes where. PNGs are written by png.ts with zlib (small ones on the event
+ * loop, larger ones on libuv's thread pool) and only huge ones through sharp; uploads that are plain 8-bit PNGs of
+ * the model's size are read by png.ts, everything else by sharp (libvips, on libuv's thread pool).
  */
 import { promisify } from 'node:util';
 import { deflate } from 'node:zlib';
