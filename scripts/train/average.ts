@@ -12,7 +12,6 @@ export class GeneratorAverage {
   readonly decay: number;
   readonly source: tfTypes.LayersModel;
   readonly model: tfTypes.LayersModel;
-  private readonly factor: tfTypes.Scalar;
 
   /**
    * @param source the generator being trained
@@ -28,23 +27,37 @@ export class GeneratorAverage {
     this.decay = decay;
     this.source = source;
     this.model = model;
-    this.factor = tf.keep(tf.scalar(1 - decay));
     if (initialise) tf.tidy(() => model.setWeights(source.weights.map((w) => w.read())));
   }
 
-  /** One step: average ← average + (1 − decay)·(weight − average), for every weight. */
-  update(): void {
+  /**
+   * The decay at training step `step` (counted from the start of the run): min(decay, (1 + step) / (10 + step)), the
+   * warm-up of TensorFlow's ExponentialMovingAverage with num_updates, so an average started from the random
+   * initialisation forgets it within a few hundred steps instead of a few thousand. Measured without it: after the
+   * first epoch of a fresh run the average scored confidence 0.388 and Fréchet 654 where the trained generator
+   * scored 0.778 and 231 (runs/mnist-dcgan-w64).
+   */
+  decayAt(step: number): number {
+    return Number.isFinite(step) ? Math.min(this.decay, (1 + step) / (10 + step)) : this.decay;
+  }
+
+  /**
+   * One step: average ← average + (1 − d)·(weight − average), for every weight, d = decayAt(step); without a step,
+   * d is the full decay.
+   */
+  update(step = Number.POSITIVE_INFINITY): void {
+    const d = this.decayAt(step);
     tf.tidy(() => {
+      const factor = tf.scalar(1 - d);
       this.source.weights.forEach((w, i) => {
         const avg = this.model.weights[i]!;
         const current = avg.read();
-        avg.write(current.add(w.read().sub(current).mul(this.factor)));
+        avg.write(current.add(w.read().sub(current).mul(factor)));
       });
     });
   }
 
   dispose(): void {
-    this.factor.dispose();
     this.model.dispose();
   }
 }

@@ -303,7 +303,7 @@ async function main(): Promise<void> {
     let window: StepMetrics[] = [];
     for (let i = 0; i < total; i++) {
       const m = trainStep(models, stepCfg, sampler.stepInputs());
-      average?.update();
+      average?.update(step); // steps done before this one: the average's warm-up counts from the run's start
       if (!Number.isFinite(m.dLoss) || !Number.isFinite(m.gLoss)) {
         throw new Error(`non-finite loss at step ${step}: D ${m.dLoss}, G ${m.gLoss}`);
       }

@@ -53,6 +53,27 @@ describe('GeneratorAverage', () => {
     source.dispose();
   });
 
+  it('warms up: the decay is min(decay, (1 + step) / (10 + step))', () => {
+    const source = buildGenerator(OPTS);
+    fill(source, 1);
+    const average = new GeneratorAverage(source, buildGenerator(OPTS), 0.999, true);
+    expect(average.decayAt(0)).toBeCloseTo(0.1, 12);
+    expect(average.decayAt(90)).toBeCloseTo(0.91, 12);
+    expect(average.decayAt(100_000)).toBe(0.999);
+    expect(average.decayAt(Number.POSITIVE_INFINITY)).toBe(0.999);
+    const start = weights(source);
+    fill(source, 2);
+    const target = weights(source);
+    average.update(0); // d = 0.1: 90% of the way to the trained weights
+    weights(average.model).forEach((w, i) => {
+      for (let j = 0; j < w.length; j += 7) {
+        expect(w[j]).toBeCloseTo(target[i]![j]! + 0.1 * (start[i]![j]! - target[i]![j]!), 5);
+      }
+    });
+    average.dispose();
+    source.dispose();
+  });
+
   it('keeps a resumed average instead of copying the generator', () => {
     const source = buildGenerator(OPTS);
     fill(source, 1);
