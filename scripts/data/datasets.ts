@@ -143,6 +143,17 @@ export function loadDataset(name: DatasetName, split: Split): Promise<Dataset> {
   return name === 'mnist' ? loadMnist(split) : loadFashionMnist(split);
 }
 
+/** The first `n` images and labels of a dataset (views, no copy). */
+export function firstImages(data: Dataset, n: number): Dataset {
+  const count = Math.min(n, data.count);
+  return {
+    ...data,
+    count,
+    images: data.images.subarray(0, count * PIXELS),
+    labels: data.labels.subarray(0, count),
+  };
+}
+
 /**
  * uint8 pixels → the generator's output range.
  * @returns float32, same length, (v / 127.5) − 1 ∈ [−1, 1]

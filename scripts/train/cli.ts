@@ -16,14 +16,7 @@ import { parseArgs } from 'node:util';
 import type * as tfTypes from '@tensorflow/tfjs';
 import cliProgress from 'cli-progress';
 import { latentsForSeeds } from '../../src/latent/random-state.ts';
-import {
-  CLASS_NAMES,
-  type Dataset,
-  isDatasetName,
-  loadDataset,
-  NUM_CLASSES,
-  PIXELS,
-} from '../data/datasets.ts';
+import { CLASS_NAMES, firstImages, isDatasetName, loadDataset, NUM_CLASSES } from '../data/datasets.ts';
 import { initTf, tf } from '../tfjs/backend.ts';
 import { fileLoadHandler } from '../tfjs/io.ts';
 import { GeneratorAverage } from './average.ts';
@@ -172,16 +165,6 @@ async function sampleGrid(generator: tfTypes.LayersModel, cfg: TrainConfig): Pro
   const data = images.dataSync() as Float32Array;
   images.dispose();
   return gridPng(data, n, 28, 28, GRID_COLS);
-}
-
-function firstImages(data: Dataset, n: number): Dataset {
-  const count = Math.min(n, data.count);
-  return {
-    ...data,
-    count,
-    images: data.images.subarray(0, count * PIXELS),
-    labels: data.labels.subarray(0, count),
-  };
 }
 
 type StepLog = { step: number; dLoss: number; gLoss: number; dReal: number; dFake: number };

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type * as tfTypes from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadDataset } from '../../../scripts/data/datasets.ts';
+import { firstImages, loadDataset } from '../../../scripts/data/datasets.ts';
 import { initTf, tf } from '../../../scripts/tfjs/backend.ts';
 import { loadCheckpoint, readState, saveCheckpoint } from '../../../scripts/train/checkpoint.ts';
 import { buildDiscriminator, buildGenerator } from '../../../scripts/train/models.ts';
@@ -32,12 +32,7 @@ describe('saveCheckpoint / loadCheckpoint', () => {
       gOptimizer: tf.train.adam(2e-4, 0.5),
     };
     const test = await loadDataset('mnist', 'test');
-    const data = {
-      ...test,
-      count: 64,
-      images: test.images.subarray(0, 64 * 784),
-      labels: test.labels.subarray(0, 64),
-    };
+    const data = firstImages(test, 64);
     const sampler = new GanSampler(data, 16, 20, 10, 3);
     const cfg = {
       loss: 'non-saturating' as const,

@@ -40,15 +40,10 @@ describe('evaluateEpoch with real models', () => {
     const { evaluateEpoch, referenceGaussian } = await import('../../../scripts/train/evaluate.ts');
     const { buildGenerator } = await import('../../../scripts/train/models.ts');
     const { buildClassifier } = await import('../../../scripts/classifier/model.ts');
-    const { loadDataset } = await import('../../../scripts/data/datasets.ts');
+    const { firstImages, loadDataset } = await import('../../../scripts/data/datasets.ts');
     await initTf();
     const test = await loadDataset('mnist', 'test');
-    const real = {
-      ...test,
-      count: 300,
-      images: test.images.subarray(0, 300 * 784),
-      labels: test.labels.subarray(0, 300),
-    };
+    const real = firstImages(test, 300);
     const classifier = buildClassifier(10);
     const reference = referenceGaussian(classifier, real);
     expect(reference!.mean).toHaveLength(128);

@@ -4,7 +4,7 @@
  */
 import type * as tfTypes from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { loadDataset } from '../../../scripts/data/datasets.ts';
+import { firstImages, loadDataset } from '../../../scripts/data/datasets.ts';
 import { initTf, tf } from '../../../scripts/tfjs/backend.ts';
 import { buildDiscriminator, buildGenerator, type ModelOptions } from '../../../scripts/train/models.ts';
 import { GanSampler } from '../../../scripts/train/sampler.ts';
@@ -33,12 +33,7 @@ beforeAll(async () => {
   await initTf();
   const test = await loadDataset('mnist', 'test');
   // 64 real images are all a step needs.
-  data = {
-    ...test,
-    count: 64,
-    images: test.images.subarray(0, 64 * 784),
-    labels: test.labels.subarray(0, 64),
-  };
+  data = firstImages(test, 64);
 });
 
 const VARIANTS: (ModelOptions & { name: string })[] = [
