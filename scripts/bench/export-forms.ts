@@ -13,9 +13,9 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import type * as tfTypes from '@tensorflow/tfjs';
 import * as ort from 'onnxruntime-node';
-import { RandomState } from '../../src/latent/random-state.ts';
 import { type ConvertOptions, convertLayersModel } from '../export/convert.ts';
 import { measureParity } from '../export/parity.ts';
+import { randomizeWeights } from '../export/random-weights.ts';
 import { parseModel } from '../onnx/builder.ts';
 import { initTf, tf } from '../tfjs/backend.ts';
 import { buildGenerator } from '../train/models.ts';
@@ -53,29 +53,6 @@ function tutorialGenerator(latentDim = 100): tfTypes.LayersModel {
     })
     .apply(h) as ST;
   return tf.model({ inputs: z, outputs: out, name: 'tutorial_generator' });
-}
-
-/** Seeded non-trivial weights (BN statistics included), so folding is really exercised. */
-function randomize(model: tfTypes.LayersModel, seed: number): void {
-  const rng = new RandomState(seed);
-  for (const layer of model.layers) {
-    const ws = layer.getWeights();
-    if (ws.length === 0) continue;
-    const fresh = layer.weights.map((v, i) => {
-      const shape = ws[i]!.shape;
-      const size = shape.reduce((a, b) => a * b, 1);
-      const fanIn = shape.length > 1 ? size / shape[shape.length - 1]! : 1;
-      const variance = v.originalName.includes('variance');
-      return tf.tensor(
-        Float32Array.from({ length: size }, () =>
-          variance ? 0.5 + rng.random() : (rng.standardNormal() * 0.5) / Math.sqrt(fanIn),
-        ),
-        shape,
-      );
-    });
-    layer.setWeights(fresh);
-    tf.dispose(fresh);
-  }
 }
 
 const FORMS: Record<string, ConvertOptions> = {
@@ -200,7 +177,7 @@ async function main(): Promise<void> {
     values.model === 'trainer'
       ? buildGenerator({ arch: 'dcgan', latentDim, numClasses: null })
       : tutorialGenerator(latentDim);
-  randomize(model, 7);
+  randomizeWeights(model, 7, 0.5); // non-trivial weights, BN statistics included, so folding is really exercised
   const seconds = Number(values.seconds);
   const repeats = Number(values.repeats);
   const threads = values.threads!.split(',').map(Number);
