@@ -165,8 +165,14 @@ async function modelCeiling(model: string, batches: number[]) {
   };
 }
 
-const startServer = (env: Record<string, string>) => startServerIn(MODELS_DIR, env);
-const load = (url: string, opts: LoadOptions) => loadFor(url, { seconds: SECONDS, ...opts });
+/** The running bench server: every load is charged to its process for the CPU split. */
+let serverPid: number | undefined;
+const startServer = async (env: Record<string, string>) => {
+  const server = await startServerIn(MODELS_DIR, env);
+  serverPid = server.child.pid;
+  return server;
+};
+const load = (url: string, opts: LoadOptions) => loadFor(url, { seconds: SECONDS, ...opts }, serverPid);
 
 async function main() {
   const model = await pickModel();
@@ -360,8 +366,12 @@ type Report = {
 };
 
 function renderMarkdown(r: Report): string {
+  const cpu = (x: LoadResult) =>
+    x.cpu
+      ? `${x.cpu.serverUsPerRequest} | ${x.cpu.clientUsPerRequest} | ${round(x.cpu.machineIdle * 100)}%`
+      : '– | – | –';
   const row = (name: string, x: LoadResult, conns: number | string) =>
-    `| ${name} | ${conns} | ${x.requestsPerSecond} | ${x.meanMs} | ${x.p50Ms} | ${x.p99Ms} | ${x.non2xx + x.errors} |`;
+    `| ${name} | ${conns} | ${x.requestsPerSecond} | ${x.meanMs} | ${x.p50Ms} | ${x.p99Ms} | ${x.non2xx + x.errors} | ${cpu(x)} |`;
   const m = r.machine as {
     cpu: string;
     cores: number;
@@ -394,8 +404,12 @@ ${c.rows.map((x) => `| ${x.batch} | ${x.single.imagesPerSecond} | ${x.single.med
 
 ## (2)–(5) Through the service
 
-| scenario | connections | requests/s | mean (ms) | p50 (ms) | p99 (ms) | errors/non-2xx |
-| --- | ---: | ---: | ---: | ---: | ---: | ---: |
+CPU columns: CPU time per answered request of the server process (event loop and inference workers together) and
+of the load generator (autocannon, in the benchmark's own process), from \`/proc/<pid>/stat\` and \`process.cpuUsage()\`
+over the run, and the share of all cores' time the machine was idle (\`/proc/stat\`).
+
+| scenario | connections | requests/s | mean (ms) | p50 (ms) | p99 (ms) | errors/non-2xx | server CPU (µs/request) | load generator CPU (µs/request) | machine idle |
+| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |
 ${row('(2) HTTP ceiling: fixed PNG from memory', res.httpCeiling!, 64)}
 ${[1, 16, 64].map((c) => row(`(3) /generate count 1, batching on`, res[`generate_c${c}_batching`]!, c)).join('\n')}
 ${[1, 16, 64].map((c) => row(`(3) /generate count 1, batching off`, res[`generate_c${c}_nobatching`]!, c)).join('\n')}

@@ -2,7 +2,8 @@
  * What the service benchmarks share: a server in its own process (scripts/bench/server.ts), load from autocannon in
  * this one, the RSS the server reports, and small statistics helpers.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import autocannon from 'autocannon';
 import { type Config, loadConfig } from '../../src/config.ts';
 import { freePort, ROOT } from '../../test/helpers/process.ts';
@@ -64,6 +65,51 @@ export interface LoadResult {
   requests: number;
   non2xx: number;
   errors: number;
+  /** Where the CPU went during the run (Linux only; absent elsewhere or without a server pid). */
+  cpu?: CpuSplit;
+}
+
+/** CPU time per answered request and the machine's idle share over one load run. */
+export interface CpuSplit {
+  /** The server process (event loop and inference workers together), µs of CPU per request. */
+  serverUsPerRequest: number;
+  /** The load generator (this process), µs of CPU per request. */
+  clientUsPerRequest: number;
+  /** Share of all cores' time the machine spent idle (idle + iowait in /proc/stat). */
+  machineIdle: number;
+}
+
+const CLOCK_TICKS = (() => {
+  try {
+    return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+  } catch {
+    return 100;
+  }
+})();
+
+/** User + system CPU seconds of a process from /proc/<pid>/stat, or null where there is no /proc. */
+export function processCpuSeconds(pid: number): number | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // The command name (field 2) may hold spaces: count fields from the closing parenthesis (field 3 = state).
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+  } catch {
+    return null;
+  }
+}
+
+/** Idle and total jiffies of all cores from /proc/stat, or null where there is no /proc. */
+function machineJiffies(): { idle: number; total: number } | null {
+  try {
+    const line = readFileSync('/proc/stat', 'utf8').split('\n')[0]!;
+    const v = line.trim().split(/\s+/).slice(1).map(Number);
+    // user nice system idle iowait irq softirq steal (guest time is already inside user)
+    const total = v.slice(0, 8).reduce((a, b) => a + b, 0);
+    return { idle: v[3]! + v[4]!, total };
+  } catch {
+    return null;
+  }
 }
 
 export interface LoadOptions {
@@ -77,7 +123,10 @@ export interface LoadOptions {
   amount?: number;
 }
 
-export async function load(url: string, opts: LoadOptions): Promise<LoadResult> {
+export async function load(url: string, opts: LoadOptions, serverPid?: number): Promise<LoadResult> {
+  const server0 = serverPid === undefined ? null : processCpuSeconds(serverPid);
+  const client0 = process.cpuUsage();
+  const machine0 = machineJiffies();
   const r = await autocannon({
     url,
     method: opts.method ?? 'GET',
@@ -87,6 +136,21 @@ export async function load(url: string, opts: LoadOptions): Promise<LoadResult> 
     ...(opts.amount ? { amount: opts.amount } : { duration: opts.seconds ?? 10 }),
     timeout: 60,
   });
+  const server1 = serverPid === undefined ? null : processCpuSeconds(serverPid);
+  const client = process.cpuUsage(client0);
+  const machine1 = machineJiffies();
+  const answered = Math.max(1, r.requests.total);
+  const cpu: CpuSplit | undefined =
+    server0 !== null && server1 !== null && machine0 && machine1
+      ? {
+          serverUsPerRequest: round(((server1 - server0) * 1e6) / answered),
+          clientUsPerRequest: round((client.user + client.system) / answered),
+          machineIdle: round(
+            (machine1.idle - machine0.idle) / Math.max(1, machine1.total - machine0.total),
+            3,
+          ),
+        }
+      : undefined;
   return {
     requestsPerSecond: round(r.requests.mean),
     meanMs: round(r.latency.mean, 3),
@@ -95,6 +159,7 @@ export async function load(url: string, opts: LoadOptions): Promise<LoadResult> 
     requests: r.requests.total,
     non2xx: r.non2xx,
     errors: r.errors,
+    ...(cpu ? { cpu } : {}),
   };
 }
 

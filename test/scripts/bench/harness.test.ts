@@ -1,0 +1,46 @@
+import Fastify from 'fastify';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { load, processCpuSeconds } from '../../../scripts/bench/harness.ts';
+
+describe('bench harness: CPU split', () => {
+  it('reads a process’s CPU seconds from /proc and grows while it works', () => {
+    const before = processCpuSeconds(process.pid);
+    expect(before).not.toBeNull();
+    const until = performance.now() + 150;
+    let x = 0;
+    while (performance.now() < until) x += Math.sqrt(x + 1);
+    expect(x).toBeGreaterThan(0);
+    expect(processCpuSeconds(process.pid)!).toBeGreaterThan(before!);
+  });
+
+  it('is null for a process that does not exist', () => {
+    expect(processCpuSeconds(2 ** 30)).toBeNull();
+  });
+
+  describe('load()', () => {
+    const app = Fastify();
+    let url = '';
+    beforeAll(async () => {
+      app.get('/', async () => ({ ok: true }));
+      url = await app.listen({ host: '127.0.0.1', port: 0 });
+    });
+    afterAll(() => app.close());
+
+    it('charges CPU per request to the server pid and to the load generator', async () => {
+      // The server runs in this process here, so both shares come from the same CPU clock.
+      const r = await load(url, { connections: 4, amount: 500 }, process.pid);
+      expect(r.requests).toBe(500);
+      expect(r.non2xx + r.errors).toBe(0);
+      expect(r.cpu).toBeDefined();
+      expect(r.cpu!.serverUsPerRequest).toBeGreaterThan(0);
+      expect(r.cpu!.clientUsPerRequest).toBeGreaterThan(0);
+      expect(r.cpu!.machineIdle).toBeGreaterThanOrEqual(0);
+      expect(r.cpu!.machineIdle).toBeLessThanOrEqual(1);
+    });
+
+    it('leaves the split out without a server pid', async () => {
+      const r = await load(url, { connections: 1, amount: 20 });
+      expect(r.cpu).toBeUndefined();
+    });
+  });
+});
