@@ -16,7 +16,7 @@ import {
   type ZodTypeProvider,
 } from 'fastify-type-provider-zod';
 import type { Config } from './config.ts';
-import { installErrorHandler, ServiceError } from './errors.ts';
+import { answerClientError, installErrorHandler, ServiceError, sendError, toServiceError } from './errors.ts';
 import { ModelRuntime } from './inference/runtime.ts';
 import { Metrics } from './metrics.ts';
 import { diagnosticsRoutes } from './routes/diagnostics.ts';
@@ -97,6 +97,11 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
     onProtoPoisoning: 'error',
     onConstructorPoisoning: 'error',
     return503OnClosing: true,
+    // Path parameters are checked by the routes' schemas (model names: at most 200 characters), not cut off here.
+    routerOptions: { maxParamLength: 1000 },
+    // A malformed URL (bad %-encoding) or an over-long parameter, in the same error shape as everything else.
+    frameworkErrors: (error, _request, reply) => sendError(reply, toServiceError(error)),
+    clientErrorHandler: answerClientError,
     // Slow or stalled clients are cut off by Node's own timers, without ever reaching an inference worker.
     serverFactory: (handler) => createServer(httpServerOptions(config), handler),
   }).withTypeProvider<ZodTypeProvider>();
@@ -173,6 +178,26 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
       parts: config.GAN_MAX_IMAGES_PER_REQUEST + 16,
       fieldSize: 64 * 1024,
     },
+  });
+
+  // Bodies are read as they arrive: a compressed (gzip, br, …) or non-UTF-8 body would be misread, so refuse it.
+  app.addHook('onRequest', async (request) => {
+    const encoding = request.headers['content-encoding'];
+    if (encoding !== undefined && encoding.trim().toLowerCase() !== 'identity') {
+      throw new ServiceError(
+        'GAN_ERR_UNSUPPORTED_MEDIA_TYPE',
+        `content-encoding '${encoding}' is not supported; send the body uncompressed`,
+        'content-encoding',
+      );
+    }
+    const charset = /;\s*charset\s*=\s*"?([^";\s]+)/i.exec(request.headers['content-type'] ?? '')?.[1];
+    if (charset !== undefined && !/^(utf-?8|us-ascii)$/i.test(charset)) {
+      throw new ServiceError(
+        'GAN_ERR_UNSUPPORTED_MEDIA_TYPE',
+        `charset '${charset}' is not supported; send UTF-8`,
+        'content-type',
+      );
+    }
   });
 
   const keys = new Set(config.GAN_API_KEYS);

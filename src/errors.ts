@@ -2,6 +2,8 @@
  * One catalog of coded errors and the one error handler that turns any thrown error into
  * `{"error": {"code", "message", "field"?}}`. 4xx are logged at info, 5xx at error with the message hidden.
  */
+import { STATUS_CODES } from 'node:http';
+import type { Duplex } from 'node:stream';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 
@@ -11,12 +13,18 @@ export const ERRORS = {
   GAN_ERR_MODEL_NOT_FOUND: 404,
   GAN_ERR_NOT_FOUND: 404,
   GAN_ERR_METHOD_NOT_ALLOWED: 405,
+  /** The client took longer than GAN_HTTP_REQUEST_TIMEOUT_MS to send its request. */
+  GAN_ERR_REQUEST_TIMEOUT: 408,
   /** The model has no dataset classifier, so it cannot be diagnosed. */
   GAN_ERR_NO_CLASSIFIER: 409,
   GAN_ERR_PAYLOAD_TOO_LARGE: 413,
+  GAN_ERR_URI_TOO_LONG: 414,
   GAN_ERR_UNSUPPORTED_MEDIA_TYPE: 415,
   GAN_ERR_UNDECODABLE_IMAGE: 422,
+  /** A network answered NaN or ±Infinity (inputs far outside its range), which JSON cannot carry. */
+  GAN_ERR_NON_FINITE_OUTPUT: 422,
   GAN_ERR_RATE_LIMITED: 429,
+  GAN_ERR_HEADERS_TOO_LARGE: 431,
   GAN_ERR_INTERNAL: 500,
   GAN_ERR_INFERENCE_FAILED: 500,
   GAN_ERR_WORKER_CRASHED: 500,
@@ -70,6 +78,17 @@ const FASTIFY_CODES: Record<string, ErrorCode> = {
   FST_INVALID_MULTIPART_CONTENT_TYPE: 'GAN_ERR_UNSUPPORTED_MEDIA_TYPE',
   FST_PROTO_VIOLATION: 'GAN_ERR_VALIDATION',
   FST_ERR_VALIDATION: 'GAN_ERR_VALIDATION',
+  FST_ERR_BAD_URL: 'GAN_ERR_VALIDATION',
+  FST_ERR_MAX_PARAM_LENGTH: 'GAN_ERR_URI_TOO_LONG',
+};
+
+/** The request field each mapped Fastify error is about (the body unless named here). */
+const FASTIFY_FIELDS: Record<string, string> = {
+  FST_ERR_REQ_FILE_TOO_LARGE: 'images',
+  FST_FILES_LIMIT: 'images',
+  FST_PARTS_LIMIT: 'images',
+  FST_ERR_BAD_URL: 'url',
+  FST_ERR_MAX_PARAM_LENGTH: 'url',
 };
 
 /** Turn a zod issue path into the field name a client sees: `latents[0][3]`, `body.seed`. */
@@ -86,15 +105,18 @@ export function toServiceError(err: unknown): ServiceError {
   if (err !== null && typeof err === 'object') {
     if (hasZodFastifySchemaValidationErrors(err)) {
       const first = err.validation[0];
-      const params = first?.params as { issue?: { path?: PropertyKey[]; message?: string } } | undefined;
-      const path = params?.issue?.path ?? [];
+      // fastify-type-provider-zod: the zod issue's path as instancePath, its code as keyword, the rest as params.
+      const params = first?.params as { keys?: string[] } | undefined;
       const context = (err as { validationContext?: string }).validationContext;
-      const fromInstance = (first?.instancePath ?? '')
+      const fromInstance: PropertyKey[] = (first?.instancePath ?? '')
         .split('/')
         .filter((seg) => seg !== '')
         .map((seg) => (/^\d+$/.test(seg) ? Number(seg) : seg));
-      const field = fieldPath(path.length > 0 ? path : fromInstance) || context;
-      const message = params?.issue?.message ?? first?.message ?? 'invalid request';
+      // An unknown key is the field at fault, not the object that holds it.
+      const unknownKey = first?.keyword === 'unrecognized_keys' ? params?.keys?.[0] : undefined;
+      if (unknownKey !== undefined) fromInstance.push(unknownKey);
+      const field = fieldPath(fromInstance) || context;
+      const message = first?.message ?? 'invalid request';
       const named = field !== undefined && field !== context;
       return new ServiceError(
         'GAN_ERR_VALIDATION',
@@ -106,11 +128,7 @@ export function toServiceError(err: unknown): ServiceError {
     const mapped = fe.code ? FASTIFY_CODES[fe.code] : undefined;
     if (mapped) {
       const field =
-        mapped === 'GAN_ERR_UNSUPPORTED_MEDIA_TYPE'
-          ? 'content-type'
-          : mapped === 'GAN_ERR_VALIDATION'
-            ? 'body'
-            : 'body';
+        mapped === 'GAN_ERR_UNSUPPORTED_MEDIA_TYPE' ? 'content-type' : (FASTIFY_FIELDS[fe.code!] ?? 'body');
       return new ServiceError(mapped, fe.message ?? 'bad request', field);
     }
     if (typeof fe.statusCode === 'number' && fe.statusCode >= 400 && fe.statusCode < 500) {
@@ -140,6 +158,29 @@ export function errorBody(err: ServiceError): ErrorBody {
 export function sendError(reply: FastifyReply, err: ServiceError): FastifyReply {
   if (err.retryAfter !== undefined) reply.header('retry-after', String(err.retryAfter));
   return reply.code(err.statusCode).type('application/json').send(errorBody(err));
+}
+
+/**
+ * Node's `clientError` (a malformed request line or header, headers too large, a client too slow to send its
+ * request) answered in the same JSON shape as every other error, then the connection closed. Fastify's default
+ * writes a body of its own.
+ */
+export function answerClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
+  if (err.code === 'ECONNRESET' || socket.destroyed) return;
+  const e =
+    err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+      ? new ServiceError('GAN_ERR_REQUEST_TIMEOUT', 'the request did not arrive in time')
+      : err.code === 'HPE_HEADER_OVERFLOW'
+        ? new ServiceError('GAN_ERR_HEADERS_TOO_LARGE', 'request headers are too large', 'headers')
+        : new ServiceError('GAN_ERR_VALIDATION', `malformed HTTP request (${err.code ?? 'parse error'})`);
+  const body = JSON.stringify(errorBody(e));
+  if (socket.writable) {
+    socket.write(
+      `HTTP/1.1 ${e.statusCode} ${STATUS_CODES[e.statusCode]}\r\nContent-Type: application/json\r\n` +
+        `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    );
+  }
+  socket.destroy(err);
 }
 
 /** The one error handler (and 404 handler) of the app. */

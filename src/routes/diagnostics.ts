@@ -24,7 +24,7 @@ import {
   runDiagnostics,
 } from '../diagnostics/run.ts';
 import type { ServedModel } from '../inference/runtime.ts';
-import { errorResponses, errorSchema, modelNameSchema, seedSchema } from '../schemas/common.ts';
+import { errorResponses, errorSchema, modelNameSchema, queryInt, seedSchema } from '../schemas/common.ts';
 import { sendBinary } from './reply.ts';
 
 /** Results kept for repeat requests (a report plus at most 32 images per class: ~250 KB each for MNIST). */
@@ -48,19 +48,21 @@ export const diagnosticsBodySchema = z.strictObject({
 });
 
 const querySchema = z.strictObject({
-  samples: z.coerce.number().pipe(samplesSchema).default(DEFAULT_SAMPLES),
-  seed: z.coerce.number().pipe(diagnosticsSeedSchema).default(0),
+  samples: queryInt(samplesSchema.default(DEFAULT_SAMPLES)),
+  seed: queryInt(diagnosticsSeedSchema.default(0)),
 });
 
 const gridQuerySchema = querySchema.extend({
-  perClass: z.coerce
-    .number()
-    .int()
-    .min(1)
-    .max(MAX_PER_CLASS)
-    .default(10)
-    .describe(`Samples shown per class row (1..${MAX_PER_CLASS})`),
-  scale: z.coerce.number().int().min(1).max(16).default(2).describe('Nearest-neighbour upscaling factor'),
+  perClass: queryInt(
+    z
+      .number()
+      .int()
+      .min(1)
+      .max(MAX_PER_CLASS)
+      .default(10)
+      .describe(`Samples shown per class row (1..${MAX_PER_CLASS})`),
+  ),
+  scale: queryInt(z.number().int().min(1).max(16).default(2).describe('Nearest-neighbour upscaling factor')),
 });
 
 const floorSchema = z.object({

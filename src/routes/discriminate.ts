@@ -8,7 +8,7 @@ import { z } from 'zod';
 import { invalid, ServiceError } from '../errors.ts';
 import { decodeToModel, type RawImage } from '../imaging/codec.ts';
 import type { ServedModel } from '../inference/runtime.ts';
-import { errorResponses, labelSchema, modelNameSchema } from '../schemas/common.ts';
+import { errorResponses, labelSchema, modelNameSchema, queryInt } from '../schemas/common.ts';
 import { discriminatePixels } from '../services/images.ts';
 import { resolveLabels } from './generate.ts';
 
@@ -16,11 +16,7 @@ export const IMAGE_CONTENT_TYPES = ['image/png', 'image/jpeg', 'image/webp', 'im
 
 const querySchema = z.strictObject({
   model: modelNameSchema.optional(),
-  label: z.coerce
-    .number()
-    .pipe(labelSchema)
-    .optional()
-    .describe('Class label, for discriminators that take one'),
+  label: queryInt(labelSchema).optional().describe('Class label, for discriminators that take one'),
 });
 
 const jsonBodySchema = z.strictObject({
@@ -108,13 +104,35 @@ export const discriminateRoutes: FastifyPluginAsyncZod = async (app) => {
       if ((IMAGE_CONTENT_TYPES as readonly string[]).includes(contentType)) {
         files.push({ data: request.body as Buffer, field: 'body' });
       } else if (contentType === 'multipart/form-data') {
-        for await (const part of request.parts()) {
-          if (part.type === 'file') {
+        try {
+          for await (const part of request.parts()) {
+            if (part.type !== 'file') {
+              throw invalid(
+                part.fieldname,
+                `multipart field '${part.fieldname}' is not read: send only image files, and model or label in the query string (?model=…&label=…)`,
+              );
+            }
             const data = await part.toBuffer();
             files.push({ data, field: `files[${files.length}]` });
           }
+        } catch (err) {
+          // Ours and @fastify/multipart's limits (coded) as they are; busboy's parse errors are the client's body.
+          if (err instanceof ServiceError || (err as { code?: unknown }).code !== undefined) throw err;
+          throw invalid(
+            'body',
+            `malformed multipart/form-data body: ${err instanceof Error ? err.message : String(err)}`,
+          );
         }
       } else if (contentType === 'application/json') {
+        // Count before anything is decoded: a million tiny entries must not cost a million buffers.
+        const images = (request.body as { images?: unknown } | null)?.images;
+        if (Array.isArray(images) && images.length > max) {
+          throw new ServiceError(
+            'GAN_ERR_PAYLOAD_TOO_LARGE',
+            `at most ${max} images per request, got ${images.length}`,
+            'images',
+          );
+        }
         const parsed = jsonBodySchema.safeParse(request.body);
         if (!parsed.success) {
           const issue = parsed.error.issues[0]!;
@@ -135,8 +153,15 @@ export const discriminateRoutes: FastifyPluginAsyncZod = async (app) => {
         }
         labels = parsed.data.labels;
         parsed.data.images.forEach((b64, i) => {
-          const clean = b64.replace(/^data:image\/[a-z]+;base64,/, '');
-          if (!BASE64.test(clean)) throw invalid(`images[${i}]`, `images[${i}] is not base64`);
+          // A data: URL prefix, line breaks (what `base64` prints) and the URL-safe alphabet are all accepted.
+          const clean = b64
+            .replace(/^data:image\/[a-z]+;base64,/, '')
+            .replace(/\s+/g, '')
+            .replace(/-/g, '+')
+            .replace(/_/g, '/');
+          if (!BASE64.test(clean) || clean.replace(/=+$/, '').length % 4 === 1) {
+            throw invalid(`images[${i}]`, `images[${i}] is not base64`);
+          }
           files.push({ data: Buffer.from(clean, 'base64'), field: `images[${i}]` });
         });
       } else {

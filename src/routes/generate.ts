@@ -14,6 +14,7 @@ import {
   latentSchema,
   MAX_COUNT,
   modelNameSchema,
+  noQuerySchema,
   scaleSchema,
   seedSchema,
 } from '../schemas/common.ts';
@@ -64,6 +65,20 @@ export const generateBodySchema = z
     }
     if (b.label !== undefined && b.labels !== undefined) {
       ctx.addIssue({ code: 'custom', path: ['labels'], message: 'give label or labels, not both' });
+    }
+    if (b.returnLatents && b.format !== 'json') {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['returnLatents'],
+        message: 'returnLatents needs format "json" (a PNG has nowhere to carry them)',
+      });
+    }
+    if (b.columns !== undefined && b.format === 'json') {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['columns'],
+        message: 'columns lays out a grid PNG; format "json" returns each image separately',
+      });
     }
     const count = listed ?? b.count ?? 1;
     if (b.labels !== undefined && b.labels.length !== count) {
@@ -159,6 +174,7 @@ export const generateRoutes: FastifyPluginAsyncZod = async (app) => {
         summary: 'Generate images from seeds or latent vectors',
         description:
           'Returns image/png (one image for count 1, else a grid) with x-model and x-seeds headers, or JSON with format=json. Seeds map to latents exactly as numpy.random.RandomState(seed).randn(latentDim).',
+        querystring: noQuerySchema,
         body: generateBodySchema,
         response: {
           200: generateJsonSchema.describe('format=json; format=png returns image/png'),

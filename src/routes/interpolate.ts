@@ -17,6 +17,7 @@ import {
   labelSchema,
   latentSchema,
   modelNameSchema,
+  noQuerySchema,
   scaleSchema,
   seedSchema,
 } from '../schemas/common.ts';
@@ -135,6 +136,7 @@ export const interpolateRoutes: FastifyPluginAsyncZod = async (app) => {
         summary: 'Walk the latent space between two seeds or latents',
         description:
           'Generates `steps` images along a slerp (default) or lerp path, in one batched run. Returns image/png (a strip), image/gif or image/webp (an animation), or JSON with each step’s image and latent. The ends are /generate’s images for the same seeds.',
+        querystring: noQuerySchema,
         body: interpolateBodySchema,
         response: {
           200: interpolateJsonSchema.describe('format=json; png, gif and webp return the image'),

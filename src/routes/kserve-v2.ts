@@ -51,7 +51,15 @@ export const inferRequestSchema = z.object({
 
 const tensorMetadata = z.object({ name: z.string(), datatype: z.string(), shape: z.array(z.number()) });
 const v2Error = z.object({ error: z.string() });
-const v2Errors = { 400: v2Error, 404: v2Error, 413: v2Error, 415: v2Error, 503: v2Error, 504: v2Error };
+const v2Errors = {
+  400: v2Error,
+  404: v2Error,
+  413: v2Error,
+  415: v2Error,
+  422: v2Error,
+  503: v2Error,
+  504: v2Error,
+};
 const nameParams = z.object({ name: z.string().min(1).max(200) });
 
 interface V2Target {
@@ -302,6 +310,10 @@ export const kserveV2Routes: FastifyPluginAsyncZod = async (app) => {
           `missing input${missing.length > 1 ? 's' : ''} ${missing.map((s) => `'${s.name}'`).join(', ')}`,
         );
       const wanted = body.outputs?.map((o) => o.name) ?? available.map((o) => o.name);
+      const repeated = wanted.find((name, i) => wanted.indexOf(name) !== i);
+      if (repeated !== undefined) {
+        throw new ServiceError('GAN_ERR_VALIDATION', `output '${repeated}' asked for twice`, 'outputs');
+      }
       for (const name of wanted) {
         if (!available.some((o) => o.name === name)) {
           throw new ServiceError(
@@ -325,6 +337,14 @@ export const kserveV2Routes: FastifyPluginAsyncZod = async (app) => {
         ...(body.id !== undefined ? { id: body.id } : {}),
         outputs: wanted.map((name) => {
           const out = result.outputs[name]!;
+          // JSON has no NaN or Infinity: say so instead of failing to serialise the answer.
+          if (out.type === 'float32' && !(out.data as Float32Array).every(Number.isFinite)) {
+            throw new ServiceError(
+              'GAN_ERR_NON_FINITE_OUTPUT',
+              `output '${name}' holds NaN or ±Infinity, which JSON cannot carry; the inputs are far outside what the network was trained on`,
+              'inputs',
+            );
+          }
           return {
             name,
             datatype: V2_TYPES[out.type],

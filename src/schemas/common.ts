@@ -55,3 +55,21 @@ export const scaleSchema = z
   .max(16)
   .default(1)
   .describe('Nearest-neighbour upscaling factor');
+
+/** The query of a route that takes everything in its JSON body: any key is refused, by name. */
+export const noQuerySchema = z.strictObject(
+  {},
+  {
+    error: (issue) =>
+      issue.code === 'unrecognized_keys'
+        ? `unknown query parameter; this route reads its fields (${issue.keys.join(', ')}) from the JSON body only`
+        : undefined,
+  },
+);
+
+/**
+ * A whole number from a query string: only decimal digits are converted, so '', ' ', '0x10', '1e3' and '0b1' are
+ * refused (left as strings) instead of coerced (Number('') is 0). Documented as the inner integer schema.
+ */
+export const queryInt = <T extends z.ZodType<number>>(inner: T) =>
+  z.preprocess((v) => (typeof v === 'string' && /^\d{1,16}$/.test(v) ? Number(v) : v), inner);

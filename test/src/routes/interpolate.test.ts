@@ -193,7 +193,7 @@ describe('POST /interpolate', () => {
       ['from.seed', { from: { seed: -1 }, to: { seed: 1 } }, /.+/],
       ['from.latent[2]', { from: { latent: [0, 0, 'x'] }, to: { seed: 1 } }, /.+/],
       ['from.latent[0]', { from: { latent: [1e9] }, to: { seed: 1 } }, /.+/],
-      ['from', { from: { seed: 1, extra: true }, to: { seed: 1 } }, /extra/],
+      ['from.extra', { from: { seed: 1, extra: true }, to: { seed: 1 } }, /extra/],
       ['steps', { from: { seed: 1 }, to: { seed: 2 }, steps: 1 }, /.+/],
       ['steps', { from: { seed: 1 }, to: { seed: 2 }, steps: 65 }, /.+/],
       ['steps', { from: { seed: 1 }, to: { seed: 2 }, steps: 2.5 }, /.+/],

@@ -1,0 +1,257 @@
+/**
+ * Requests that once got a 500, a raw framework body or a silently wrong 200 (found by an adversarial review):
+ * each now gets a 4xx in the service's error shape naming what is wrong.
+ */
+import { connect } from 'node:net';
+import { gzipSync } from 'node:zlib';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { json, startTestApp, type TestApp } from '../../helpers/app.ts';
+
+let t: TestApp;
+let port: number;
+let digit: Buffer;
+beforeAll(async () => {
+  t = await startTestApp();
+  await t.app.listen({ host: '127.0.0.1', port: 0 });
+  port = (t.app.server.address() as { port: number }).port;
+  digit = (await t.app.inject({ method: 'POST', url: '/generate', ...json({ seed: 1 }) })).rawPayload;
+});
+afterAll(async () => {
+  await t.close();
+});
+
+type ErrorBody = { error: { code: string; message: string; field?: string } };
+
+function expectError(
+  res: { statusCode: number; json: <T>() => T; headers: Record<string, unknown> },
+  status: number,
+  field?: string,
+) {
+  expect(res.statusCode).toBe(status);
+  expect(String(res.headers['content-type'])).toMatch(/^application\/json/);
+  const body = res.json<ErrorBody>();
+  expect(body.error.code).toMatch(/^GAN_ERR_/);
+  expect(body.error.message.length).toBeGreaterThan(0);
+  if (field !== undefined) expect(body.error.field).toBe(field);
+  return body.error;
+}
+
+/** Send raw bytes over a socket and resolve with the whole reply. */
+function raw(text: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1', () => socket.write(text));
+    let reply = '';
+    socket.on('data', (d) => {
+      reply += d.toString();
+    });
+    socket.on('error', reject);
+    socket.on('close', () => resolve(reply));
+  });
+}
+
+describe('request bodies', () => {
+  it('refuses a compressed body and a non-UTF-8 charset with 415 naming the header', async () => {
+    const gz = await t.app.inject({
+      method: 'POST',
+      url: '/generate',
+      headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' },
+      payload: gzipSync(JSON.stringify({ seed: 1 })),
+    });
+    expectError(gz, 415, 'content-encoding');
+    const br = await t.app.inject({
+      method: 'POST',
+      url: '/discriminate',
+      headers: { 'content-type': 'image/png', 'content-encoding': 'br' },
+      payload: digit,
+    });
+    expectError(br, 415, 'content-encoding');
+    const utf16 = await t.app.inject({
+      method: 'POST',
+      url: '/generate',
+      headers: { 'content-type': 'application/json; charset=utf-16' },
+      payload: Buffer.from(JSON.stringify({ seed: 1 }), 'utf16le'),
+    });
+    expectError(utf16, 415, 'content-type');
+    // identity and UTF-8 are what every client sends: still fine.
+    const ok = await t.app.inject({
+      method: 'POST',
+      url: '/generate',
+      headers: { 'content-type': 'application/json; charset=UTF-8', 'content-encoding': 'identity' },
+      payload: JSON.stringify({ seed: 1 }),
+    });
+    expect(ok.statusCode).toBe(200);
+    expect(ok.rawPayload.equals(digit)).toBe(true);
+  });
+
+  it('names an unknown key itself, not the object holding it', async () => {
+    const e = expectError(
+      await t.app.inject({ method: 'POST', url: '/generate', ...json({ seed: 1, colour: 'red' }) }),
+      400,
+      'colour',
+    );
+    expect(e.message).toMatch(/colour/);
+  });
+});
+
+describe('query strings', () => {
+  it('refuses query parameters on routes that read only their JSON body', async () => {
+    for (const url of ['/generate?model=tiny-conditional', '/interpolate?model=tiny-conditional']) {
+      const body = url.startsWith('/generate') ? { seed: 1 } : { from: { seed: 1 }, to: { seed: 2 } };
+      const e = expectError(await t.app.inject({ method: 'POST', url, ...json(body) }), 400, 'model');
+      expect(e.message).toMatch(/JSON body/);
+    }
+  });
+
+  it('reads whole numbers in decimal digits only: empty, hex, binary and exponent forms are refused', async () => {
+    for (const label of ['', '%20', '0x1', '0b1', '1e0', '-1', '1.5']) {
+      const res = await t.app.inject({
+        method: 'POST',
+        url: `/discriminate?model=tiny-conditional&label=${label}`,
+        headers: { 'content-type': 'image/png' },
+        payload: digit,
+      });
+      expect(expectError(res, 400, 'label').message).toMatch(/expected number|Too small/);
+    }
+    // A well-formed label gets past parsing (this fixture's discriminator then says it takes none).
+    const parsed = await t.app.inject({
+      method: 'POST',
+      url: '/discriminate?model=tiny-conditional&label=3',
+      headers: { 'content-type': 'image/png' },
+      payload: digit,
+    });
+    expect(expectError(parsed, 400, 'label').message).toMatch(/takes no label/);
+  });
+});
+
+describe('/generate options that would be ignored', () => {
+  it('refuses returnLatents without format json and columns with format json', async () => {
+    expectError(
+      await t.app.inject({ method: 'POST', url: '/generate', ...json({ seed: 1, returnLatents: true }) }),
+      400,
+      'returnLatents',
+    );
+    expectError(
+      await t.app.inject({
+        method: 'POST',
+        url: '/generate',
+        ...json({ seed: 1, count: 4, columns: 2, format: 'json' }),
+      }),
+      400,
+      'columns',
+    );
+  });
+});
+
+describe('/discriminate bodies', () => {
+  const multipartWith = (parts: string[], boundary = 'b0undary') => ({
+    headers: { 'content-type': `multipart/form-data; boundary=${boundary}` },
+    payload: Buffer.concat([
+      ...parts.map((p) => Buffer.from(`--${boundary}\r\n${p}\r\n`)),
+      Buffer.from(`--${boundary}--\r\n`),
+    ]),
+  });
+
+  it('answers a malformed multipart body with 400, not 500', async () => {
+    for (const payload of [
+      'garbage',
+      '--b0undary\r\nContent-Disposition: form-data; name="file"; filename="a.png"\r\n\r\n\x89PNG',
+    ]) {
+      const res = await t.app.inject({
+        method: 'POST',
+        url: '/discriminate',
+        headers: { 'content-type': 'multipart/form-data; boundary=b0undary' },
+        payload,
+      });
+      expectError(res, 400, 'body');
+    }
+    const noBoundary = await t.app.inject({
+      method: 'POST',
+      url: '/discriminate',
+      headers: { 'content-type': 'multipart/form-data' },
+      payload: 'garbage',
+    });
+    expect(noBoundary.statusCode).toBeGreaterThanOrEqual(400);
+    expect(noBoundary.statusCode).toBeLessThan(500);
+  });
+
+  it('refuses a multipart text field instead of ignoring it', async () => {
+    const res = await t.app.inject({
+      method: 'POST',
+      url: '/discriminate',
+      ...multipartWith(['Content-Disposition: form-data; name="model"\r\n\r\ntiny-conditional']),
+    });
+    const e = expectError(res, 400, 'model');
+    expect(e.message).toMatch(/query string/);
+  });
+
+  it('counts JSON images before decoding any', async () => {
+    const res = await t.app.inject({
+      method: 'POST',
+      url: '/discriminate',
+      ...json({ images: new Array(100_000).fill('AAAA') }),
+    });
+    expectError(res, 413, 'images');
+  });
+
+  it('accepts line-wrapped and URL-safe base64, and refuses a truncated quantum as not base64', async () => {
+    const plain = digit.toString('base64');
+    const expected = (
+      await t.app.inject({ method: 'POST', url: '/discriminate', ...json({ images: [plain] }) })
+    ).json<{ results: unknown[] }>().results[0];
+    const wrapped = plain.replace(/(.{76})/g, '$1\n');
+    const urlSafe = digit.toString('base64url');
+    const res = await t.app.inject({
+      method: 'POST',
+      url: '/discriminate',
+      ...json({ images: [wrapped, urlSafe] }),
+    });
+    expect(res.statusCode).toBe(200);
+    expect(res.json<{ results: unknown[] }>().results).toEqual([expected, expected]);
+    expectError(
+      await t.app.inject({ method: 'POST', url: '/discriminate', ...json({ images: ['A'] }) }),
+      400,
+      'images[0]',
+    );
+  });
+});
+
+describe('KServe v2 infer', () => {
+  const infer = (name: string, body: unknown) =>
+    t.app.inject({ method: 'POST', url: `/v2/models/${name}/infer`, ...json(body) });
+
+  it('refuses an output asked for twice', async () => {
+    const res = await infer('tiny-generator', {
+      inputs: [{ name: 'z', shape: [1, 16], datatype: 'FP32', data: new Array(16).fill(0) }],
+      outputs: [{ name: 'image' }, { name: 'image' }],
+    });
+    expect(res.statusCode).toBe(400);
+    expect(res.json<{ error: string }>().error).toMatch(/'image' asked for twice/);
+  });
+
+  it('answers 422 when finite but extreme inputs drive an output to NaN or Infinity', async () => {
+    const res = await infer('tiny-discriminator', {
+      inputs: [{ name: 'image', shape: [1, 28, 28, 1], datatype: 'FP32', data: new Array(784).fill(3e38) }],
+    });
+    expect(res.statusCode).toBe(422);
+    expect(res.json<{ error: string }>().error).toMatch(/NaN or ±Infinity/);
+  });
+});
+
+describe('URLs and malformed HTTP', () => {
+  it('answers a bad %-escape and an over-long model name in the service’s error shape', async () => {
+    expectError(await t.app.inject('/v1/models/%ZZ'), 400, 'url');
+    const long = 'a'.repeat(300);
+    const res = await t.app.inject(`/v1/models/${long}`);
+    expect(res.statusCode).toBe(400);
+    expect(res.json<ErrorBody>().error.code).toBe('GAN_ERR_VALIDATION');
+    expectError(await t.app.inject(`/v1/models/${'a'.repeat(1200)}`), 414, 'url');
+  });
+
+  it('answers a malformed request with a JSON 400 and closes the connection', async () => {
+    const reply = await raw('POST /generate HTTP/1.1\r\nHost: x\r\nContent-Length: nope\r\n\r\n');
+    expect(reply).toMatch(/^HTTP\/1\.1 400 Bad Request\r\n/);
+    const body = JSON.parse(reply.slice(reply.indexOf('\r\n\r\n') + 4)) as ErrorBody;
+    expect(body.error.code).toBe('GAN_ERR_VALIDATION');
+    expect(body.error.message).toMatch(/malformed HTTP request/);
+  });
+});
