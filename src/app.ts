@@ -60,8 +60,18 @@ export interface AppDeps {
 const documentBinaryResponses: typeof jsonSchemaTransform = (args) => {
   const out = jsonSchemaTransform(args);
   const config = args.route.config as
-    | { binaryResponse?: string[]; requestContent?: Record<string, unknown> }
+    | { binaryResponse?: string[]; requestContent?: Record<string, unknown>; inference?: boolean }
     | undefined;
+  if (config?.inference) {
+    // API keys (GAN_API_KEYS) and rate limits (GAN_RATE_LIMIT_PER_MINUTE) apply here, when configured.
+    const schema = out.schema as Record<string, unknown>;
+    schema.security = [{}, { bearer: [] }];
+    const responses = schema.response as Record<string, unknown> | undefined;
+    if (responses?.['400']) {
+      responses['401'] = responses['400'];
+      responses['429'] = responses['400'];
+    }
+  }
   const binary = config?.binaryResponse;
   if (config?.requestContent) {
     (out.schema as Record<string, unknown>).body = { content: config.requestContent };

@@ -12,7 +12,6 @@ export const ERRORS = {
   GAN_ERR_UNAUTHORIZED: 401,
   GAN_ERR_MODEL_NOT_FOUND: 404,
   GAN_ERR_NOT_FOUND: 404,
-  GAN_ERR_METHOD_NOT_ALLOWED: 405,
   /** The client took longer than GAN_HTTP_REQUEST_TIMEOUT_MS to send its request. */
   GAN_ERR_REQUEST_TIMEOUT: 408,
   /** The model has no dataset classifier, so it cannot be diagnosed. */

@@ -89,6 +89,8 @@ function flatten(data: unknown[], out: number[] = [], depth = 0): number[] | nul
   return out;
 }
 
+const readiness = z.object({ name: z.string(), ready: z.boolean() });
+
 const toShape = (shape: Array<number | string> | null) =>
   (shape ?? []).map((d) => (typeof d === 'number' && d >= 0 ? d : -1));
 
@@ -210,7 +212,11 @@ export const kserveV2Routes: FastifyPluginAsyncZod = async (app) => {
       schema: {
         tags: ['kserve-v2'],
         params: nameParams,
-        response: { 200: z.object({ name: z.string(), ready: z.boolean() }), ...v2Errors },
+        response: {
+          ...v2Errors,
+          200: readiness.describe('The model is ready'),
+          503: readiness.describe('Not ready yet (still loading, or the runtime is not started)'),
+        },
       },
     },
     async (request, reply) => {

@@ -21,6 +21,7 @@ export const errorResponses = {
   413: errorSchema,
   415: errorSchema,
   422: errorSchema,
+  500: errorSchema,
   503: errorSchema,
   504: errorSchema,
 };

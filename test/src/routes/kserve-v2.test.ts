@@ -1,6 +1,10 @@
+import { rm } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildApp } from '../../../src/app.ts';
+import { testConfig } from '../../../src/config.ts';
 import { latentForSeed } from '../../../src/latent/random-state.ts';
-import { json, startTestApp, type TestApp } from '../../helpers/app.ts';
+import { writeFixtureModel } from '../../fixtures/models.ts';
+import { json, startTestApp, type TestApp, tempDir } from '../../helpers/app.ts';
 
 let t: TestApp;
 beforeAll(async () => {
@@ -176,5 +180,27 @@ describe('KServe v2: infer', () => {
       inputs: [{ name: 'z', shape: [1, 16], datatype: 'FP32', data: z }],
     });
     expect(missing.json().error).toMatch(/missing input 'label'/);
+  });
+});
+
+describe('KServe v2: readiness while loading', () => {
+  it('answers 503 {name, ready: false} for a model that is found but not started, then 200', async () => {
+    const dir = await tempDir();
+    await writeFixtureModel(dir, {});
+    const app = await buildApp(testConfig({ GAN_MODELS_DIR: dir, GAN_INTRA_OP_THREADS: '1' }));
+    try {
+      await app.runtime.scan();
+      const loading = await app.inject('/v2/models/tiny-generator/ready');
+      expect(loading.statusCode).toBe(503);
+      expect(loading.json()).toEqual({ name: 'tiny-generator', ready: false });
+      expect((await app.inject('/v2/health/ready')).statusCode).toBe(503);
+      await app.runtime.start();
+      const ready = await app.inject('/v2/models/tiny-generator/ready');
+      expect(ready.statusCode).toBe(200);
+      expect(ready.json()).toEqual({ name: 'tiny-generator', ready: true });
+    } finally {
+      await app.close();
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
