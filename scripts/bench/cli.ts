@@ -22,6 +22,8 @@ import { createSession } from '../../src/inference/providers.ts';
 import { WorkerPool } from '../../src/inference/worker-pool.ts';
 import { RandomState } from '../../src/latent/random-state.ts';
 import { manifestSchema } from '../../src/models/manifest.ts';
+import { commandLine } from '../command-line.ts';
+import { writeReportMarkdown } from '../report-file.ts';
 import {
   effectiveConfig,
   type LoadOptions,
@@ -311,14 +313,14 @@ async function main() {
       met: results.generate_c16_batching!.p99Ms <= 3 * Math.max(1, results.generate_c1_batching!.p50Ms),
     },
     {
-      target: '(6) RSS at the end of the run within 10% of its start (medians of 10 one-second samples)',
+      target: `(6) RSS at the end of the run within 10% of its start (medians of ${window} one-second samples)`,
       value: round(rssLate / rssEarly, 3),
       met: Math.abs(rssLate / rssEarly - 1) <= 0.1,
     },
   ];
   const report = {
     date: new Date().toISOString(),
-    command: `npm run bench -- ${process.argv.slice(2).join(' ')}`.trim(),
+    command: commandLine('npm run bench --', process.argv.slice(2)),
     model,
     machine,
     settings: {
@@ -346,7 +348,7 @@ async function main() {
     targets,
   };
   await writeFile(`${args.out}.json`, `${JSON.stringify(report, null, 2)}\n`);
-  await writeFile(`${args.out}.md`, renderMarkdown(report));
+  await writeReportMarkdown(`${args.out}.md`, renderMarkdown(report));
   log(`wrote ${args.out}.json and ${args.out}.md`);
   for (const t of targets) log(`  ${t.met ? 'met ' : 'MISS'} ${t.target}: ${t.value}`);
 }

@@ -11,6 +11,8 @@
 import { writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import { parseArgs } from 'node:util';
+import { commandLine } from '../command-line.ts';
+import { writeReportMarkdown } from '../report-file.ts';
 import { effectiveConfig, type LoadResult, load, log, median, round, startServer } from './harness.ts';
 
 const { values: args } = parseArgs({
@@ -138,7 +140,7 @@ async function main(): Promise<void> {
   });
   const report = {
     date: new Date().toISOString(),
-    command: `npm run bench:sweep -- ${process.argv.slice(2).join(' ')}`.trim(),
+    command: commandLine('npm run bench:sweep --', process.argv.slice(2)),
     model: MODEL,
     machine,
     seconds: SECONDS,
@@ -146,7 +148,7 @@ async function main(): Promise<void> {
     rows,
   };
   await writeFile(`${args.out}.json`, `${JSON.stringify(report, null, 2)}\n`);
-  await writeFile(`${args.out}.md`, renderMarkdown(report));
+  await writeReportMarkdown(`${args.out}.md`, renderMarkdown(report));
   log(`wrote ${args.out}.json and ${args.out}.md`);
 }
 

@@ -12,6 +12,7 @@ import { appendFile, mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { RandomState } from '../../src/latent/random-state.ts';
+import { commandLine } from '../command-line.ts';
 import {
   CLASS_NAMES,
   isDatasetName,
@@ -54,7 +55,7 @@ async function main(): Promise<void> {
   }
   if (!Number.isInteger(seed) || seed < 0)
     throw new Error(`--seed: expected an integer ≥ 0, got ${values.seed}`);
-  const command = ['npm run train:classifier --', ...process.argv.slice(2)].join(' ');
+  const command = commandLine('npm run train:classifier --', process.argv.slice(2));
   await initTf();
   await mkdir(out, { recursive: true });
   seedMathRandom(seed);

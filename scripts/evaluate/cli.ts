@@ -30,6 +30,7 @@ import {
 import { ModelRuntime } from '../../src/inference/runtime.ts';
 import { MAX_SEED } from '../../src/latent/random-state.ts';
 import { Metrics } from '../../src/metrics.ts';
+import { commandLine } from '../command-line.ts';
 import { loadDataset } from '../data/datasets.ts';
 import { onnxClassifier, readClassifierManifest, referenceFromImages, writeReference } from './reference.ts';
 
@@ -255,7 +256,7 @@ async function main(argv: string[]): Promise<void> {
   await writeReport(result, out);
   if (values.record && values.model) {
     const file = path.join(modelsDir, values.model, 'model.json');
-    await recordQuality(file, result.report, `npm run evaluate -- ${argv.join(' ')}`);
+    await recordQuality(file, result.report, commandLine('npm run evaluate --', argv));
     console.log(`recorded the figures in ${file} (provenance.quality)`);
   }
   console.log(

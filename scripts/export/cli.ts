@@ -9,6 +9,7 @@
  */
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { commandLine } from '../command-line.ts';
 import { initTf } from '../tfjs/backend.ts';
 import type { ConvertOptions } from './convert.ts';
 import { type ExportRunOptions, exportClassifierRun, exportGanRun } from './run-export.ts';
@@ -77,7 +78,7 @@ async function main(argv: string[]): Promise<void> {
     quality: parseQuality(values.quality!),
     outputRange: parseRange('output-range', values['output-range']),
     inputRange: parseRange('input-range', values['input-range']),
-    exportCommand: ['npm run export --', ...argv].join(' '),
+    exportCommand: commandLine('npm run export --', argv),
   };
   const tf = await initTf();
   console.log(`exporting ${runDir} → ${outDir} (tfjs ${tf.getBackend()} backend, form ${values.form})`);

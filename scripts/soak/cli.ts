@@ -10,6 +10,8 @@ import { writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import { parseArgs } from 'node:util';
 import { freePort, ROOT } from '../../test/helpers/process.ts';
+import { commandLine } from '../command-line.ts';
+import { writeReportMarkdown } from '../report-file.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -281,7 +283,7 @@ async function main() {
   );
   const report = {
     date: new Date().toISOString(),
-    command: `npm run soak -- ${process.argv.slice(2).join(' ')}`.trim(),
+    command: commandLine('npm run soak --', process.argv.slice(2)),
     model: model.name,
     machine: {
       cpu: os.cpus()[0]?.model,
@@ -323,7 +325,7 @@ ${table.map((r) => `| ${r.scenario} | ${statusCols.map((c) => (r.statuses as Rec
 | ---: | ---: | ---: | ---: | ---: |
 ${windows.map((w) => `| ${w.t} | ${w.requests} | ${w.p50Ms} | ${w.p99Ms} | ${w.rssMiB} |`).join('\n')}
 `;
-  await writeFile(`${args.out}.md`, md);
+  await writeReportMarkdown(`${args.out}.md`, md);
   log(
     `${total} requests, ${fiveXX} 5xx, ${unexpectedCount} unexpected; RSS ${rssStart} → ${rssEnd} MiB; wrote ${args.out}.md`,
   );

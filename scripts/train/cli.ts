@@ -16,6 +16,7 @@ import { parseArgs } from 'node:util';
 import type * as tfTypes from '@tensorflow/tfjs';
 import cliProgress from 'cli-progress';
 import { latentsForSeeds } from '../../src/latent/random-state.ts';
+import { commandLine } from '../command-line.ts';
 import { CLASS_NAMES, firstImages, isDatasetName, loadDataset, NUM_CLASSES } from '../data/datasets.ts';
 import { initTf, tf } from '../tfjs/backend.ts';
 import { fileLoadHandler } from '../tfjs/io.ts';
@@ -135,7 +136,7 @@ function parseConfig(argv: string[]): { cfg: TrainConfig; resume: boolean } {
       values.classifier ??
       (existsSync(path.join(defaultClassifier, 'model.json')) ? defaultClassifier : null),
     out: values.out,
-    command: ['npm run train --', ...argv].join(' '),
+    command: commandLine('npm run train --', argv),
   };
   return { cfg, resume: values.resume! };
 }
