@@ -15,8 +15,16 @@ import {
   validatorCompiler,
   type ZodTypeProvider,
 } from 'fastify-type-provider-zod';
+import { parse as parseJson } from 'secure-json-parse';
 import type { Config } from './config.ts';
-import { answerClientError, installErrorHandler, ServiceError, sendError, toServiceError } from './errors.ts';
+import {
+  answerClientError,
+  installErrorHandler,
+  invalid,
+  ServiceError,
+  sendError,
+  toServiceError,
+} from './errors.ts';
 import { ModelRuntime } from './inference/runtime.ts';
 import { Metrics } from './metrics.ts';
 import { diagnosticsRoutes } from './routes/diagnostics.ts';
@@ -119,6 +127,26 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
   app.setSerializerCompiler(serializerCompiler);
   // Bodies are JSON, images or multipart; anything else is a 415, not a string handed to a JSON schema.
   app.removeContentTypeParser('text/plain');
+  // Fastify's own JSON parser, but its errors say what is wrong and where (Fastify's drops the parser's message).
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, body, done) => {
+    const text = body as string;
+    if (text.length === 0) return done(invalid('body', 'the body is empty; send a JSON object'), undefined);
+    try {
+      done(null, parseJson(text, { protoAction: 'error', constructorAction: 'error' }));
+    } catch (err) {
+      const why = err instanceof Error ? err.message : String(err);
+      done(
+        invalid(
+          'body',
+          /forbidden (prototype|constructor) property/.test(why)
+            ? 'the body holds a __proto__ or constructor.prototype key, which is refused'
+            : `the body is not valid JSON: ${why}`,
+        ),
+        undefined,
+      );
+    }
+  });
 
   const metrics = deps.metrics ?? new Metrics();
   const runtime = deps.runtime ?? new ModelRuntime(config, app.log, metrics);

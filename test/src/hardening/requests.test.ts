@@ -83,6 +83,23 @@ describe('request bodies', () => {
     expect(ok.rawPayload.equals(digit)).toBe(true);
   });
 
+  it('says what is wrong with a body that is not JSON, and where', async () => {
+    const post = (payload: string) =>
+      t.app.inject({
+        method: 'POST',
+        url: '/generate',
+        headers: { 'content-type': 'application/json' },
+        payload,
+      });
+    expect(expectError(await post('{"seed":1,'), 400, 'body').message).toMatch(
+      /not valid JSON: .*position 10/,
+    );
+    expect(expectError(await post(''), 400, 'body').message).toMatch(/empty/);
+    for (const poisoned of ['{"seed":1,"__proto__":{"x":1}}', '{"seed":1,"constructor":{"prototype":{}}}']) {
+      expect(expectError(await post(poisoned), 400, 'body').message).toMatch(/__proto__ or constructor/);
+    }
+  });
+
   it('names an unknown key itself, not the object holding it', async () => {
     const e = expectError(
       await t.app.inject({ method: 'POST', url: '/generate', ...json({ seed: 1, colour: 'red' }) }),
