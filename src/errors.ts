@@ -12,6 +12,7 @@ export const ERRORS = {
   GAN_ERR_UNAUTHORIZED: 401,
   GAN_ERR_MODEL_NOT_FOUND: 404,
   GAN_ERR_NOT_FOUND: 404,
+  GAN_ERR_METHOD_NOT_ALLOWED: 405,
   /** The client took longer than GAN_HTTP_REQUEST_TIMEOUT_MS to send its request. */
   GAN_ERR_REQUEST_TIMEOUT: 408,
   /** The model has no dataset classifier, so it cannot be diagnosed. */
@@ -193,10 +194,31 @@ export function installErrorHandler(app: FastifyInstance): void {
     }
     return sendError(reply, err);
   });
-  app.setNotFoundHandler((request, reply) =>
-    sendError(
-      reply,
-      new ServiceError('GAN_ERR_NOT_FOUND', `no route ${request.method} ${request.url.split('?')[0]}`),
-    ),
-  );
+  // Every route's methods by path pattern, to tell "no such path" (404) from "not with this method" (405).
+  const routes: Array<{ pattern: RegExp; methods: string[] }> = [];
+  app.addHook('onRoute', (route) => {
+    const methods = ([] as string[]).concat(route.method);
+    const pattern = new RegExp(
+      `^${route.url
+        .split('/')
+        .map((seg) => (seg.startsWith(':') ? '[^/]+' : seg.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')))
+        .join('/')}$`,
+    );
+    routes.push({ pattern, methods });
+  });
+  app.setNotFoundHandler((request, reply) => {
+    const path = request.url.split('?')[0]!;
+    const allowed = [...new Set(routes.filter((r) => r.pattern.test(path)).flatMap((r) => r.methods))].sort();
+    if (allowed.length > 0) {
+      reply.header('allow', allowed.join(', '));
+      return sendError(
+        reply,
+        new ServiceError(
+          'GAN_ERR_METHOD_NOT_ALLOWED',
+          `${request.method} is not allowed on ${path}; use ${allowed.join(' or ')}`,
+        ),
+      );
+    }
+    return sendError(reply, new ServiceError('GAN_ERR_NOT_FOUND', `no route ${request.method} ${path}`));
+  });
 }

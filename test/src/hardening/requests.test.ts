@@ -255,6 +255,19 @@ describe('KServe v2 infer', () => {
 });
 
 describe('URLs and malformed HTTP', () => {
+  it('answers a known path with the wrong method 405 with Allow, and an unknown path 404', async () => {
+    const put = await t.app.inject({ method: 'PUT', url: '/generate', ...json({ seed: 1 }) });
+    expect(expectError(put, 405).message).toMatch(/PUT is not allowed on \/generate; use POST/);
+    expect(put.headers.allow).toBe('POST');
+    const postHealth = await t.app.inject({ method: 'POST', url: '/healthz' });
+    expectError(postHealth, 405);
+    expect(postHealth.headers.allow).toBe('GET, HEAD');
+    const models = await t.app.inject({ method: 'DELETE', url: '/v1/models/tiny' });
+    expectError(models, 405);
+    expect(models.headers.allow).toMatch(/GET/);
+    expectError(await t.app.inject({ method: 'GET', url: '/nope' }), 404);
+  });
+
   it('answers a bad %-escape and an over-long model name in the service’s error shape', async () => {
     expectError(await t.app.inject('/v1/models/%ZZ'), 400, 'url');
     const long = 'a'.repeat(300);

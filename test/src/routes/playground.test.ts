@@ -64,15 +64,16 @@ describe('GET / (playground)', () => {
     }
   });
 
-  it('unknown files and methods get the JSON 404, and API routes keep their answers', async () => {
+  it('unknown files get the JSON 404, other methods the JSON 405, and API routes keep their answers', async () => {
     for (const url of ['/nope.js', '/js/missing.js', '/real/../package.json', '/.env']) {
       const res = await get(url);
       expect(res.statusCode, url).toBe(404);
       expect(res.json().error.code, url).toBe('GAN_ERR_NOT_FOUND');
     }
     const post = await t.app.inject({ method: 'POST', url: '/' });
-    expect(post.statusCode).toBe(404);
-    expect(post.json().error.code).toBe('GAN_ERR_NOT_FOUND');
+    expect(post.statusCode).toBe(405);
+    expect(post.json().error.code).toBe('GAN_ERR_METHOD_NOT_ALLOWED');
+    expect(post.headers.allow).toBe('GET, HEAD');
     expect((await get('/v1/models')).json().models[0].name).toBe('tiny');
     // Inference routes still need the key.
     const gen = await t.app.inject({ method: 'POST', url: '/generate', payload: { seed: 1 } });
