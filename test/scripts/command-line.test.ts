@@ -4,9 +4,9 @@ import { commandLine, shellQuote } from '../../scripts/command-line.ts';
 
 describe('commandLine', () => {
   it('leaves plain arguments alone', () => {
-    expect(commandLine('npm run train --', ['--dataset', 'mnist', '--out', 'runs/a-b_c.d', '--lr=2e-4'])).toBe(
-      'npm run train -- --dataset mnist --out runs/a-b_c.d --lr=2e-4',
-    );
+    expect(
+      commandLine('npm run train --', ['--dataset', 'mnist', '--out', 'runs/a-b_c.d', '--lr=2e-4']),
+    ).toBe('npm run train -- --dataset mnist --out runs/a-b_c.d --lr=2e-4');
   });
 
   it('quotes what a shell would split or expand, and bash reads back the same arguments', () => {
@@ -14,7 +14,7 @@ describe('commandLine', () => {
       '--title',
       'MNIST ACGAN (conditional)',
       '--description',
-      "it's 0–9; $HOME `x` \"q\" *",
+      'it\'s 0–9; $HOME `x` "q" *',
       '',
       'a\nb',
     ];
