@@ -2,7 +2,8 @@
  * Mode-collapse diagnostics from the command line, with the service's own runtime (onnxruntime, same batching)
  * and no HTTP. Prints a table and writes report.json, grid.png (one row per predicted class) and histogram.png.
  *
- *   npm run evaluate -- --model mnist-dcgan [--models-dir models] [--samples 10000] [--seed 0] [--out <dir>]
+ *   npm run evaluate -- --model mnist-dcgan [--models-dir models] [--samples 10000] [--seed 0] [--truncation 1]
+ *                       [--out <dir>] [--record]
  *   npm run evaluate -- --run runs/mnist-dcgan [--samples 2000] [--out <dir>]   (exports to a temp folder first)
  *   npm run evaluate -- --reference --classifier models/mnist-classifier        (reference statistics, once)
  *
@@ -69,7 +70,8 @@ export function reportTable(r: DiagnosticsReport): string {
     .map((name, c) => `${name}: ${(r.histogram.shares[c]! * 100).toFixed(1)}%`)
     .join(', ');
   return [
-    `${r.model} (${r.dataset}), judged by ${r.classifier}; seeds ${r.seed}..${r.seed + r.samples - 1}`,
+    `${r.model} (${r.dataset}), judged by ${r.classifier}; seeds ${r.seed}..${r.seed + r.samples - 1}` +
+      (r.truncation === 1 ? '' : `, truncation ψ ${r.truncation}`),
     line('metric', 'value', 'real floor'),
     ...rows.map(([a, b, c]) => line(a, b, c)),
     `histogram: ${hist}`,
@@ -129,6 +131,7 @@ export async function evaluateModelDir(
   classifiersFrom: string,
   samples: number,
   seed: number,
+  truncation = 1,
 ): Promise<DiagnosticsResult> {
   const manifest = JSON.parse(await readFile(path.join(modelDir, 'model.json'), 'utf8')) as {
     name: string;
@@ -156,7 +159,12 @@ export async function evaluateModelDir(
     runtime = new ModelRuntime(config, log, new Metrics());
     await runtime.scan();
     await runtime.start();
-    return await runDiagnostics(runtime, runtime.model(manifest.name), { samples, seed, chunk: BATCH });
+    return await runDiagnostics(runtime, runtime.model(manifest.name), {
+      samples,
+      seed,
+      truncation,
+      chunk: BATCH,
+    });
   } finally {
     await runtime?.close();
     await rm(tmp, { recursive: true, force: true });
@@ -214,6 +222,7 @@ async function main(argv: string[]): Promise<void> {
       'models-dir': { type: 'string', default: 'models' },
       samples: { type: 'string', default: String(DEFAULT_SAMPLES) },
       seed: { type: 'string', default: '0' },
+      truncation: { type: 'string', default: '1' },
       out: { type: 'string' },
       record: { type: 'boolean', default: false },
     },
@@ -233,6 +242,14 @@ async function main(argv: string[]): Promise<void> {
   if (!Number.isInteger(seed) || seed < 0 || seed > MAX_SEED) {
     throw new Error(`--seed: expected an integer in 0..${MAX_SEED}, got ${values.seed}`);
   }
+  const truncation = Number(values.truncation);
+  if (!(truncation > 0 && truncation <= 1)) {
+    throw new Error(`--truncation: expected a number in (0, 1], got ${values.truncation}`);
+  }
+  if (values.record && truncation !== 1) {
+    // A model's recorded quality is what /generate gives by default, i.e. without truncation.
+    throw new Error('--record: the recorded figures are at truncation 1; drop --record or --truncation');
+  }
   if (!values.model === !values.run) throw new Error('expected one of --model <name> or --run <run folder>');
   const modelsDir = values['models-dir']!;
   let result: DiagnosticsResult;
@@ -240,13 +257,13 @@ async function main(argv: string[]): Promise<void> {
   if (values.model) {
     const dir = path.join(modelsDir, values.model);
     if (!existsSync(path.join(dir, 'model.json'))) throw new Error(`${dir}/model.json not found`);
-    result = await evaluateModelDir(dir, modelsDir, samples, seed);
+    result = await evaluateModelDir(dir, modelsDir, samples, seed, truncation);
     out = values.out ?? path.join('reports', values.model);
   } else {
     const tmp = await mkdtemp(path.join(tmpdir(), 'gan-export-'));
     try {
       const dir = await exportRun(values.run!, tmp);
-      result = await evaluateModelDir(dir, modelsDir, samples, seed);
+      result = await evaluateModelDir(dir, modelsDir, samples, seed, truncation);
     } finally {
       await rm(tmp, { recursive: true, force: true });
     }

@@ -47,6 +47,8 @@ export const MAX_PER_CLASS = 32;
 export interface DiagnosticsOptions {
   samples: number;
   seed: number;
+  /** Truncation ψ applied to every latent (1 = none, the samples /generate gives by default). */
+  truncation?: number;
   /** Rows per inference call: the service's batch limit. */
   chunk: number;
 }
@@ -67,6 +69,8 @@ export interface DiagnosticsReport {
   classifier: string;
   samples: number;
   seed: number;
+  /** Truncation ψ of the latents (1 = none). */
+  truncation: number;
   /** Conditional models are asked for label i mod numClasses for sample i. */
   conditional: boolean;
   classNames: string[];
@@ -219,8 +223,12 @@ export async function runDiagnostics(
   const t0 = performance.now();
   const classifier = classifierOf(model);
   const { samples, seed } = options;
+  const truncation = options.truncation ?? 1;
   if (!Number.isInteger(samples) || samples < MIN_SAMPLES || samples > MAX_SAMPLES) {
     throw new RangeError(`samples must be an integer in ${MIN_SAMPLES}..${MAX_SAMPLES}, got ${samples}`);
+  }
+  if (!(truncation > 0 && truncation <= 1)) {
+    throw new RangeError(`truncation must be in (0, 1], got ${truncation}`);
   }
   const chunk = Math.max(1, options.chunk);
   const m = model.manifest;
@@ -246,7 +254,7 @@ export async function runDiagnostics(
     const pixels = await generatePixels(
       runtime,
       model,
-      seededLatents(seeds.slice(from, to), m.latentDim),
+      seededLatents(seeds.slice(from, to), m.latentDim, truncation),
       labels,
     );
     const c = await classifyPixels(runtime, classifier, pixels);
@@ -321,6 +329,7 @@ export async function runDiagnostics(
     classifier: classifier.name,
     samples,
     seed,
+    truncation,
     conditional: numLabels !== null,
     classNames,
     histogram: { counts: hist.counts, shares: hist.shares },

@@ -1,7 +1,7 @@
 /**
  * Mode-collapse diagnostics of a served model: POST /v1/models/:name/diagnostics (figures as JSON),
  * GET …/diagnostics/grid.png (samples sorted into one row per predicted class) and …/diagnostics/histogram.png.
- * Identical requests (model, samples, seed) share one run: the last few results are kept, and a run in progress
+ * Identical requests (model, samples, seed, truncation) share one run: the last few results are kept, and a run in progress
  * is awaited rather than repeated, so fetching the figures and both pictures costs one job.
  */
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
@@ -24,7 +24,15 @@ import {
   runDiagnostics,
 } from '../diagnostics/run.ts';
 import type { ServedModel } from '../inference/runtime.ts';
-import { errorResponses, errorSchema, modelNameSchema, queryInt, seedSchema } from '../schemas/common.ts';
+import {
+  errorResponses,
+  errorSchema,
+  modelNameSchema,
+  queryDecimal,
+  queryInt,
+  seedSchema,
+  truncationSchema,
+} from '../schemas/common.ts';
 import { sendBinary } from './reply.ts';
 
 /** Results kept for repeat requests (a report plus at most 32 images per class: ~250 KB each for MNIST). */
@@ -42,14 +50,20 @@ const diagnosticsSeedSchema = seedSchema.describe(
   'First seed: samples use seeds seed, seed+1, … (mod 2^32), so results repeat',
 );
 
+const diagnosticsTruncationSchema = truncationSchema.describe(
+  'Truncation ψ in (0, 1] of the latents, as in /generate: lower ψ trades diversity for fidelity, a controlled partial collapse',
+);
+
 export const diagnosticsBodySchema = z.strictObject({
   samples: samplesSchema.default(DEFAULT_SAMPLES),
   seed: diagnosticsSeedSchema.default(0),
+  truncation: diagnosticsTruncationSchema,
 });
 
 const querySchema = z.strictObject({
   samples: queryInt(samplesSchema.default(DEFAULT_SAMPLES)),
   seed: queryInt(diagnosticsSeedSchema.default(0)),
+  truncation: queryDecimal(diagnosticsTruncationSchema),
 });
 
 const gridQuerySchema = querySchema.extend({
@@ -82,6 +96,7 @@ export const diagnosticsReportSchema = z
     classifier: z.string().describe('The dataset classifier that judged the samples'),
     samples: z.number(),
     seed: z.number(),
+    truncation: z.number().describe('Truncation ψ of the latents (1 = none)'),
     conditional: z.boolean().describe('Conditional models are asked for label i mod numClasses for sample i'),
     classNames: z.array(z.string()),
     histogram: z.object({
@@ -144,15 +159,25 @@ const responses = { ...errorResponses, 409: errorSchema };
 export const diagnosticsRoutes: FastifyPluginAsyncZod = async (app) => {
   const cache = new Map<string, Promise<DiagnosticsResult>>();
 
-  const diagnose = (model: ServedModel, samples: number, seed: number): Promise<DiagnosticsResult> => {
-    const key = `${model.name}\n${samples}\n${seed}`;
+  const diagnose = (
+    model: ServedModel,
+    samples: number,
+    seed: number,
+    truncation: number,
+  ): Promise<DiagnosticsResult> => {
+    const key = `${model.name}\n${samples}\n${seed}\n${truncation}`;
     const hit = cache.get(key);
     if (hit) {
       cache.delete(key); // re-insert: most recently used last
       cache.set(key, hit);
       return hit;
     }
-    const job = runDiagnostics(app.runtime, model, { samples, seed, chunk: app.config.GAN_MAX_BATCH });
+    const job = runDiagnostics(app.runtime, model, {
+      samples,
+      seed,
+      truncation,
+      chunk: app.config.GAN_MAX_BATCH,
+    });
     cache.set(key, job);
     job.catch(() => cache.delete(key));
     while (cache.size > CACHE_SIZE) cache.delete(cache.keys().next().value!);
@@ -176,7 +201,8 @@ export const diagnosticsRoutes: FastifyPluginAsyncZod = async (app) => {
     async (request, reply) => {
       const model = app.runtime.model(request.params.name, 'name');
       reply.header('x-model', model.name);
-      const { report } = await diagnose(model, request.body.samples, request.body.seed);
+      const { samples, seed, truncation } = request.body;
+      const { report } = await diagnose(model, samples, seed, truncation);
       return report;
     },
   );
@@ -199,7 +225,7 @@ export const diagnosticsRoutes: FastifyPluginAsyncZod = async (app) => {
       const model = app.runtime.model(request.params.name, 'name');
       reply.header('x-model', model.name);
       const q = request.query;
-      const result = await diagnose(model, q.samples, q.seed);
+      const result = await diagnose(model, q.samples, q.seed, q.truncation);
       const perImage = result.image.width * result.image.height * result.image.channels;
       const png = await classGridPng({
         examples: result.examples.map((e) => e.subarray(0, Math.min(e.length, q.perClass * perImage))),
@@ -229,11 +255,12 @@ export const diagnosticsRoutes: FastifyPluginAsyncZod = async (app) => {
     async (request, reply) => {
       const model = app.runtime.model(request.params.name, 'name');
       reply.header('x-model', model.name);
-      const { report } = await diagnose(model, request.query.samples, request.query.seed);
+      const q = request.query;
+      const { report } = await diagnose(model, q.samples, q.seed, q.truncation);
       const png = await histogramPng({
         counts: report.histogram.counts,
         classNames: report.classNames,
-        title: `${report.model}: ${report.samples} samples from seed ${report.seed}, judged by ${report.classifier}`,
+        title: `${report.model}: ${report.samples} samples from seed ${report.seed}${report.truncation === 1 ? '' : ` at ψ ${report.truncation}`}, judged by ${report.classifier}`,
         subtitle: report.verdict.summary,
         collapsed: report.verdict.collapsed,
       });

@@ -17,6 +17,7 @@ import {
   noQuerySchema,
   scaleSchema,
   seedSchema,
+  truncationSchema,
 } from '../schemas/common.ts';
 import { generatePixels, generatePngs } from '../services/images.ts';
 import { sendBinary } from './reply.ts';
@@ -33,12 +34,7 @@ export const generateBodySchema = z
       .max(MAX_COUNT)
       .optional()
       .describe('One latent per image; sets count'),
-    truncation: z
-      .number()
-      .gt(0)
-      .max(1)
-      .default(1)
-      .describe('Truncation ψ in (0, 1]: z ← ψ·z, a lerp toward the prior mean'),
+    truncation: truncationSchema,
     label: labelSchema.optional().describe('Class label for every image (conditional models)'),
     labels: z.array(labelSchema).min(1).max(MAX_COUNT).optional().describe('One class label per image'),
     format: z.enum(['png', 'json']).default('png'),

@@ -20,6 +20,7 @@ import {
   noQuerySchema,
   scaleSchema,
   seedSchema,
+  truncationSchema,
 } from '../schemas/common.ts';
 import { generatePixels } from '../services/images.ts';
 import { resolveLabels } from './generate.ts';
@@ -63,12 +64,7 @@ export const interpolateBodySchema = z.strictObject({
     .default('slerp')
     .describe('slerp follows the sphere Gaussian latents live near; lerp is a straight line'),
   label: labelSchema.optional().describe('Class label for every frame (conditional models)'),
-  truncation: z
-    .number()
-    .gt(0)
-    .max(1)
-    .default(1)
-    .describe('Truncation ψ in (0, 1], applied to both ends as in /generate'),
+  truncation: truncationSchema.describe('Truncation ψ in (0, 1], applied to both ends as in /generate'),
   format: z
     .enum(['png', 'gif', 'webp', 'json'])
     .default('png')

@@ -48,6 +48,14 @@ export const latentSchema = z
   .max(4096)
   .describe('One latent vector of latentDim finite numbers');
 
+/** The truncation trick's ψ in (0, 1]: z ← ψ·z. 1 (no truncation) by default. */
+export const truncationSchema = z
+  .number()
+  .gt(0)
+  .max(1)
+  .default(1)
+  .describe('Truncation ψ in (0, 1]: z ← ψ·z, a lerp toward the prior mean');
+
 export const MAX_COUNT = 256;
 export const scaleSchema = z
   .number()
@@ -74,3 +82,10 @@ export const noQuerySchema = z.strictObject(
  */
 export const queryInt = <T extends z.ZodType<number>>(inner: T) =>
   z.preprocess((v) => (typeof v === 'string' && /^\d{1,16}$/.test(v) ? Number(v) : v), inner);
+
+/** A decimal number from a query string (digits with an optional fraction: '0.7', '1', '.5'), refused otherwise. */
+export const queryDecimal = <T extends z.ZodType<number>>(inner: T) =>
+  z.preprocess(
+    (v) => (typeof v === 'string' && /^(\d{1,16}(\.\d{1,16})?|\.\d{1,16})$/.test(v) ? Number(v) : v),
+    inner,
+  );

@@ -77,6 +77,27 @@ describe('diagnostics without reference statistics', () => {
     expect(a.labelAgreement).toBeNull();
   });
 
+  it('truncation: the same seeds pulled toward the mean give their own report, cached apart', async () => {
+    const plain = (await diagnose(t.app, 'tiny', { samples: 500, seed: 5 })).json();
+    const truncated = (await diagnose(t.app, 'tiny', { samples: 500, seed: 5, truncation: 0.25 })).json();
+    expect(plain.truncation).toBe(1);
+    expect(truncated.truncation).toBe(0.25);
+    expect(truncated.histogram.counts).not.toEqual(plain.histogram.counts);
+    // Again: the cached result, not the untruncated one.
+    const again = (await diagnose(t.app, 'tiny', { samples: 500, seed: 5, truncation: 0.25 })).json();
+    expect(again.histogram).toEqual(truncated.histogram);
+    const png = await t.app.inject(
+      '/v1/models/tiny/diagnostics/histogram.png?samples=500&seed=5&truncation=0.25',
+    );
+    expect(png.statusCode).toBe(200);
+    expect(png.rawPayload.subarray(0, 8).equals(PNG_SIGNATURE)).toBe(true);
+    for (const bad of ['0', '1.5', 'abc', '', '1e-1']) {
+      const res = await t.app.inject(`/v1/models/tiny/diagnostics/histogram.png?truncation=${bad}`);
+      expect(res.statusCode, bad).toBe(400);
+      expect(res.json().error.field, bad).toBe('truncation');
+    }
+  });
+
   it('conditional models: labels i mod 10 and per-label agreement', async () => {
     const r = (await diagnose(t.app, 'tiny-conditional', { samples: 1000 })).json();
     expect(r.conditional).toBe(true);
@@ -93,6 +114,8 @@ describe('diagnostics without reference statistics', () => {
       ['tiny', { samples: 10_001 }, 400, 'GAN_ERR_VALIDATION', 'samples'],
       ['tiny', { samples: 150.5 }, 400, 'GAN_ERR_VALIDATION', 'samples'],
       ['tiny', { seed: -1 }, 400, 'GAN_ERR_VALIDATION', 'seed'],
+      ['tiny', { truncation: 0 }, 400, 'GAN_ERR_VALIDATION', 'truncation'],
+      ['tiny', { truncation: 1.01 }, 400, 'GAN_ERR_VALIDATION', 'truncation'],
       ['tiny', { count: 3 }, 400, 'GAN_ERR_VALIDATION', undefined],
       ['nope', {}, 404, 'GAN_ERR_MODEL_NOT_FOUND', 'name'],
       ['tiny-fashion', {}, 409, 'GAN_ERR_NO_CLASSIFIER', undefined],
