@@ -22,7 +22,7 @@ import {
   installErrorHandler,
   invalid,
   ServiceError,
-  sendError,
+  sendErrorFor,
   toServiceError,
 } from './errors.ts';
 import { ModelRuntime } from './inference/runtime.ts';
@@ -107,6 +107,22 @@ export function httpServerOptions(config: Config): ServerOptions {
   };
 }
 
+/** A Content-Type's media type and parameters (RFC 9110: quoted values may hold ';' and '='). */
+export function parseContentType(header: string): { type: string; params: Map<string, string> } {
+  const at = header.indexOf(';');
+  const type = (at < 0 ? header : header.slice(0, at)).trim().toLowerCase();
+  const params = new Map<string, string>();
+  if (at >= 0) {
+    const re = /;\s*([^=;\s]+)\s*=\s*("(?:[^"\\]|\\.)*"|[^;]*)/g;
+    for (const m of header.slice(at).matchAll(re)) {
+      const raw = m[2]!.trim();
+      const value = raw.startsWith('"') ? raw.slice(1, -1).replace(/\\(.)/g, '$1') : raw;
+      params.set(m[1]!.toLowerCase(), value);
+    }
+  }
+  return { type, params };
+}
+
 export async function buildApp(config: Config, deps: AppDeps = {}): Promise<FastifyInstance> {
   const app = Fastify({
     logger: deps.logger ?? { level: config.GAN_LOG_LEVEL },
@@ -118,7 +134,7 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
     // Path parameters are checked by the routes' schemas (model names: at most 200 characters), not cut off here.
     routerOptions: { maxParamLength: 1000 },
     // A malformed URL (bad %-encoding) or an over-long parameter, in the same error shape as everything else.
-    frameworkErrors: (error, _request, reply) => sendError(reply, toServiceError(error)),
+    frameworkErrors: (error, request, reply) => sendErrorFor(request, reply, toServiceError(error)),
     clientErrorHandler: answerClientError,
     // Slow or stalled clients are cut off by Node's own timers, without ever reaching an inference worker.
     serverFactory: (handler) => createServer(httpServerOptions(config), handler),
@@ -218,18 +234,30 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
     },
   });
 
-  // Bodies are read as they arrive: a compressed (gzip, br, …) or non-UTF-8 body would be misread, so refuse it.
+  // A request answered before its body was read (refused from its headers) gets `Connection: close`: the rest of
+  // its body is never read, so the connection cannot carry another request (nor a later 408 for this one).
+  app.addHook('onSend', async (request, reply) => {
+    if (!request.raw.complete) reply.header('connection', 'close');
+  });
+
+  // Bodies are read as they arrive: a compressed (gzip, br, …) or non-UTF-8 text body would be misread, so refuse it.
   app.addHook('onRequest', async (request) => {
-    const encoding = request.headers['content-encoding'];
-    if (encoding !== undefined && encoding.trim().toLowerCase() !== 'identity') {
+    const h = request.headers;
+    const hasBody =
+      (h['content-length'] !== undefined && h['content-length'] !== '0') || !!h['transfer-encoding'];
+    if (!hasBody) return;
+    const encoding = (h['content-encoding'] ?? '').trim().toLowerCase();
+    if (encoding !== '' && encoding !== 'identity') {
       throw new ServiceError(
         'GAN_ERR_UNSUPPORTED_MEDIA_TYPE',
-        `content-encoding '${encoding}' is not supported; send the body uncompressed`,
+        `content-encoding '${h['content-encoding']}' is not supported; send the body uncompressed`,
         'content-encoding',
       );
     }
-    const charset = /;\s*charset\s*=\s*"?([^";\s]+)/i.exec(request.headers['content-type'] ?? '')?.[1];
-    if (charset !== undefined && !/^(utf-?8|us-ascii)$/i.test(charset)) {
+    const { type, params } = parseContentType(h['content-type'] ?? '');
+    const charset = params.get('charset');
+    const textual = type === 'application/json' || type.endsWith('+json') || type.startsWith('text/');
+    if (textual && charset !== undefined && !/^(utf-?8|us-ascii)$/i.test(charset)) {
       throw new ServiceError(
         'GAN_ERR_UNSUPPORTED_MEDIA_TYPE',
         `charset '${charset}' is not supported; send UTF-8`,

@@ -71,7 +71,7 @@ const FASTIFY_CODES: Record<string, ErrorCode> = {
   FST_ERR_CTP_INVALID_JSON_BODY: 'GAN_ERR_VALIDATION',
   FST_ERR_CTP_EMPTY_TYPE: 'GAN_ERR_UNSUPPORTED_MEDIA_TYPE',
   FST_ERR_CTP_INVALID_TYPE: 'GAN_ERR_UNSUPPORTED_MEDIA_TYPE',
-  FST_ERR_REQ_FILE_TOO_LARGE: 'GAN_ERR_PAYLOAD_TOO_LARGE',
+  FST_REQ_FILE_TOO_LARGE: 'GAN_ERR_PAYLOAD_TOO_LARGE',
   FST_FILES_LIMIT: 'GAN_ERR_PAYLOAD_TOO_LARGE',
   FST_PARTS_LIMIT: 'GAN_ERR_PAYLOAD_TOO_LARGE',
   FST_FIELDS_LIMIT: 'GAN_ERR_PAYLOAD_TOO_LARGE',
@@ -84,7 +84,7 @@ const FASTIFY_CODES: Record<string, ErrorCode> = {
 
 /** The request field each mapped Fastify error is about (the body unless named here). */
 const FASTIFY_FIELDS: Record<string, string> = {
-  FST_ERR_REQ_FILE_TOO_LARGE: 'images',
+  FST_REQ_FILE_TOO_LARGE: 'images',
   FST_FILES_LIMIT: 'images',
   FST_PARTS_LIMIT: 'images',
   FST_ERR_BAD_URL: 'url',
@@ -160,6 +160,20 @@ export function sendError(reply: FastifyReply, err: ServiceError): FastifyReply 
   return reply.code(err.statusCode).type('application/json').send(errorBody(err));
 }
 
+/** The KServe v2 protocol's error body, `{"error": "<message>"}`, used for everything under /v2. */
+export function sendV2Error(reply: FastifyReply, err: ServiceError): FastifyReply {
+  if (err.retryAfter !== undefined) reply.header('retry-after', String(err.retryAfter));
+  const message = err.code === 'GAN_ERR_INTERNAL' ? 'internal error' : err.message;
+  return reply.code(err.statusCode).type('application/json').send({ error: message });
+}
+
+const isV2Path = (url: string) => url === '/v2' || url.startsWith('/v2/') || url.startsWith('/v2?');
+
+/** An error answered outside any route (unknown path, wrong method, bad URL), in the shape its path promises. */
+export function sendErrorFor(request: FastifyRequest, reply: FastifyReply, err: ServiceError): FastifyReply {
+  return isV2Path(request.url) ? sendV2Error(reply, err) : sendError(reply, err);
+}
+
 /**
  * Node's `clientError` (a malformed request line or header, headers too large, a client too slow to send its
  * request) answered in the same JSON shape as every other error, then the connection closed. Fastify's default
@@ -174,7 +188,10 @@ export function answerClientError(err: NodeJS.ErrnoException, socket: Duplex): v
         ? new ServiceError('GAN_ERR_HEADERS_TOO_LARGE', 'request headers are too large', 'headers')
         : new ServiceError('GAN_ERR_VALIDATION', `malformed HTTP request (${err.code ?? 'parse error'})`);
   const body = JSON.stringify(errorBody(e));
-  if (socket.writable) {
+  // A response already under way on this socket (e.g. a 415 sent before the body stalled) is not followed by a
+  // second one; as Node's own handler, only close the connection then.
+  const current = (socket as Duplex & { _httpMessage?: { headersSent?: boolean } })._httpMessage;
+  if (socket.writable && !current?.headersSent) {
     socket.write(
       `HTTP/1.1 ${e.statusCode} ${STATUS_CODES[e.statusCode]}\r\nContent-Type: application/json\r\n` +
         `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
@@ -198,10 +215,13 @@ export function installErrorHandler(app: FastifyInstance): void {
   const routes: Array<{ pattern: RegExp; methods: string[] }> = [];
   app.addHook('onRoute', (route) => {
     const methods = ([] as string[]).concat(route.method);
+    if (route.url === '*') return; // a catch-all (CORS preflight) says nothing about which paths exist
     const pattern = new RegExp(
       `^${route.url
         .split('/')
-        .map((seg) => (seg.startsWith(':') ? '[^/]+' : seg.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')))
+        .map((seg) =>
+          seg.startsWith(':') ? '[^/]+' : seg === '*' ? '.*' : seg.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'),
+        )
         .join('/')}$`,
     );
     routes.push({ pattern, methods });
@@ -211,7 +231,8 @@ export function installErrorHandler(app: FastifyInstance): void {
     const allowed = [...new Set(routes.filter((r) => r.pattern.test(path)).flatMap((r) => r.methods))].sort();
     if (allowed.length > 0) {
       reply.header('allow', allowed.join(', '));
-      return sendError(
+      return sendErrorFor(
+        request,
         reply,
         new ServiceError(
           'GAN_ERR_METHOD_NOT_ALLOWED',
@@ -219,6 +240,10 @@ export function installErrorHandler(app: FastifyInstance): void {
         ),
       );
     }
-    return sendError(reply, new ServiceError('GAN_ERR_NOT_FOUND', `no route ${request.method} ${path}`));
+    return sendErrorFor(
+      request,
+      reply,
+      new ServiceError('GAN_ERR_NOT_FOUND', `no route ${request.method} ${path}`),
+    );
   });
 }

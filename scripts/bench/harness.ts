@@ -3,7 +3,7 @@
  * this one, the RSS the server reports, and small statistics helpers.
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import autocannon from 'autocannon';
 import { type Config, loadConfig } from '../../src/config.ts';
 import { freePort, ROOT } from '../../test/helpers/process.ts';
@@ -71,7 +71,7 @@ export interface LoadResult {
 
 /** CPU time per answered request and the machine's idle share over one load run. */
 export interface CpuSplit {
-  /** The server process (event loop and inference workers together), µs of CPU per request. */
+  /** The server process and its child processes (event loop and inference workers, as threads or processes), µs of CPU per request. */
   serverUsPerRequest: number;
   /** The load generator (this process), µs of CPU per request. */
   clientUsPerRequest: number;
@@ -99,6 +99,46 @@ export function processCpuSeconds(pid: number): number | null {
   }
 }
 
+/** The live child processes of `pid` (every thread's children), from /proc. */
+function childPids(pid: number): number[] {
+  try {
+    return readdirSync(`/proc/${pid}/task`).flatMap((tid) =>
+      readFileSync(`/proc/${pid}/task/${tid}/children`, 'utf8')
+        .trim()
+        .split(/\s+/)
+        .filter((x) => x !== '')
+        .map(Number),
+    );
+  } catch {
+    return [];
+  }
+}
+
+/** CPU seconds of a process and of each of its live descendants, by pid; empty where there is no /proc. */
+export function processTreeCpu(pid: number, into = new Map<number, number>()): Map<number, number> {
+  const own = processCpuSeconds(pid);
+  if (own === null) return into;
+  into.set(pid, own);
+  for (const child of childPids(pid)) processTreeCpu(child, into);
+  return into;
+}
+
+/**
+ * CPU seconds of a process and its live descendants (inference workers run as child processes under
+ * GAN_WORKER_ISOLATION=process), or null where there is no /proc.
+ */
+export function processTreeCpuSeconds(pid: number): number | null {
+  const tree = processTreeCpu(pid);
+  return tree.size === 0 ? null : [...tree.values()].reduce((a, b) => a + b, 0);
+}
+
+/** CPU spent between two readings of a tree, by the processes alive at the second (a new one from zero). */
+function treeCpuSpent(before: Map<number, number>, after: Map<number, number>): number {
+  let spent = 0;
+  for (const [pid, cpu] of after) spent += cpu - (before.get(pid) ?? 0);
+  return spent;
+}
+
 /** Idle and total jiffies of all cores from /proc/stat, or null where there is no /proc. */
 function machineJiffies(): { idle: number; total: number } | null {
   try {
@@ -124,7 +164,7 @@ export interface LoadOptions {
 }
 
 export async function load(url: string, opts: LoadOptions, serverPid?: number): Promise<LoadResult> {
-  const server0 = serverPid === undefined ? null : processCpuSeconds(serverPid);
+  const server0 = serverPid === undefined ? null : processTreeCpu(serverPid);
   const client0 = process.cpuUsage();
   const machine0 = machineJiffies();
   const r = await autocannon({
@@ -136,14 +176,14 @@ export async function load(url: string, opts: LoadOptions, serverPid?: number): 
     ...(opts.amount ? { amount: opts.amount } : { duration: opts.seconds ?? 10 }),
     timeout: 60,
   });
-  const server1 = serverPid === undefined ? null : processCpuSeconds(serverPid);
+  const server1 = serverPid === undefined ? null : processTreeCpu(serverPid);
   const client = process.cpuUsage(client0);
   const machine1 = machineJiffies();
   const answered = Math.max(1, r.requests.total);
   const cpu: CpuSplit | undefined =
-    server0 !== null && server1 !== null && machine0 && machine1
+    server0 !== null && server1 !== null && server1.size > 0 && machine0 && machine1
       ? {
-          serverUsPerRequest: round(((server1 - server0) * 1e6) / answered),
+          serverUsPerRequest: round((treeCpuSpent(server0, server1) * 1e6) / answered),
           clientUsPerRequest: round((client.user + client.system) / answered),
           machineIdle: round(
             (machine1.idle - machine0.idle) / Math.max(1, machine1.total - machine0.total),

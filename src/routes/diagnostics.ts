@@ -28,6 +28,7 @@ import {
   errorResponses,
   errorSchema,
   modelNameSchema,
+  noQuerySchema,
   queryDecimal,
   queryInt,
   seedSchema,
@@ -194,6 +195,7 @@ export const diagnosticsRoutes: FastifyPluginAsyncZod = async (app) => {
         description:
           'Generates `samples` images from seeds seed, seed+1, … through the batched generator, classifies them with the dataset classifier and scores them with the discriminator; returns the class histogram, modes covered, KL to uniform, Fréchet classifier distance, precision/recall, discriminator balance and a verdict. 409 GAN_ERR_NO_CLASSIFIER when the model has no dataset classifier.',
         params: paramsSchema,
+        querystring: noQuerySchema,
         body: diagnosticsBodySchema,
         response: { 200: diagnosticsReportSchema, ...responses },
       },

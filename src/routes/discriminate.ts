@@ -109,15 +109,17 @@ export const discriminateRoutes: FastifyPluginAsyncZod = async (app) => {
             if (part.type !== 'file') {
               throw invalid(
                 part.fieldname,
-                `multipart field '${part.fieldname}' is not read: send only image files, and model or label in the query string (?model=…&label=…)`,
+                `multipart field '${part.fieldname}' is not a file (a file part needs a filename, as curl -F name=@file.png sends); model and label go in the query string (?model=…&label=…)`,
               );
             }
             const data = await part.toBuffer();
             files.push({ data, field: `files[${files.length}]` });
           }
         } catch (err) {
-          // Ours and @fastify/multipart's limits (coded) as they are; busboy's parse errors are the client's body.
-          if (err instanceof ServiceError || (err as { code?: unknown }).code !== undefined) throw err;
+          // Ours and @fastify/multipart's (FST_…, their limits) as they are; busboy's parse errors and a body cut
+          // off by the client are the client's body.
+          const code = (err as { code?: unknown }).code;
+          if (err instanceof ServiceError || (typeof code === 'string' && code.startsWith('FST_'))) throw err;
           throw invalid(
             'body',
             `malformed multipart/form-data body: ${err instanceof Error ? err.message : String(err)}`,

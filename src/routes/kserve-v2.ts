@@ -6,11 +6,11 @@
  */
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { ServiceError, toServiceError } from '../errors.ts';
+import { ServiceError, sendV2Error, toServiceError } from '../errors.ts';
 import type { TensorType } from '../inference/protocol.ts';
 import { networkKey, type ServedModel } from '../inference/runtime.ts';
 import type { NetworkRequest } from '../inference/scheduler.ts';
-import { MAX_LATENT_ABS } from '../schemas/common.ts';
+import { MAX_LATENT_ABS, noQuerySchema } from '../schemas/common.ts';
 import { API_VERSION } from '../version.ts';
 
 const NETWORKS = ['generator', 'discriminator'] as const;
@@ -100,9 +100,7 @@ export const kserveV2Routes: FastifyPluginAsyncZod = async (app) => {
     const err = toServiceError(raw);
     if (err.statusCode >= 500) request.log.error({ err: raw, code: err.code }, 'v2 request failed');
     else request.log.info({ code: err.code, msg: err.message }, 'v2 request rejected');
-    if (err.retryAfter !== undefined) reply.header('retry-after', String(err.retryAfter));
-    const message = err.code === 'GAN_ERR_INTERNAL' ? 'internal error' : err.message;
-    return reply.code(err.statusCode).type('application/json').send({ error: message });
+    return sendV2Error(reply, err);
   });
 
   function target(v2Name: string): V2Target {
@@ -239,6 +237,7 @@ export const kserveV2Routes: FastifyPluginAsyncZod = async (app) => {
         tags: ['kserve-v2'],
         summary: 'Inference with JSON tensors',
         params: nameParams,
+        querystring: noQuerySchema,
         body: inferRequestSchema,
         response: {
           200: z.object({

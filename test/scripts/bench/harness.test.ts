@@ -1,6 +1,7 @@
+import { spawn } from 'node:child_process';
 import Fastify from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { load, processCpuSeconds } from '../../../scripts/bench/harness.ts';
+import { load, processCpuSeconds, processTreeCpuSeconds } from '../../../scripts/bench/harness.ts';
 
 describe('bench harness: CPU split', () => {
   it('reads a process’s CPU seconds from /proc and grows while it works', () => {
@@ -13,8 +14,28 @@ describe('bench harness: CPU split', () => {
     expect(processCpuSeconds(process.pid)!).toBeGreaterThan(before!);
   });
 
+  it('counts a process tree: the CPU of a busy child process is in its parent’s total', async () => {
+    // A child that burns 400 ms of CPU, then waits to be killed.
+    const child = spawn(process.execPath, [
+      '-e',
+      'const t = Date.now() + 400; while (Date.now() < t); setTimeout(() => {}, 60000);',
+    ]);
+    try {
+      await new Promise((resolve) => setTimeout(resolve, 1200));
+      const tree = processTreeCpuSeconds(process.pid)!;
+      const own = processCpuSeconds(process.pid)!;
+      expect(tree - own).toBeGreaterThan(0.2);
+      expect(processTreeCpuSeconds(child.pid!)!).toBeGreaterThan(0.2);
+    } finally {
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGKILL');
+      await exited;
+    }
+  });
+
   it('is null for a process that does not exist', () => {
     expect(processCpuSeconds(2 ** 30)).toBeNull();
+    expect(processTreeCpuSeconds(2 ** 30)).toBeNull();
   });
 
   describe('load()', () => {

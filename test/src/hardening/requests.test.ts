@@ -11,7 +11,7 @@ let t: TestApp;
 let port: number;
 let digit: Buffer;
 beforeAll(async () => {
-  t = await startTestApp();
+  t = await startTestApp({ config: { GAN_HTTP_REQUEST_TIMEOUT_MS: '1000' } });
   await t.app.listen({ host: '127.0.0.1', port: 0 });
   port = (t.app.server.address() as { port: number }).port;
   digit = (await t.app.inject({ method: 'POST', url: '/generate', ...json({ seed: 1 }) })).rawPayload;
@@ -72,6 +72,16 @@ describe('request bodies', () => {
       payload: Buffer.from(JSON.stringify({ seed: 1 }), 'utf16le'),
     });
     expectError(utf16, 415, 'content-type');
+    // A charset inside a quoted boundary is not the body's charset, and a GET carries no body to decode.
+    const quoted = await t.app.inject({
+      method: 'POST',
+      url: '/discriminate',
+      headers: { 'content-type': 'multipart/form-data; boundary="b;charset=latin1"' },
+      payload: `--b;charset=latin1\r\nContent-Disposition: form-data; name="file"; filename="a.png"\r\nContent-Type: image/png\r\n\r\n`,
+    });
+    expect(quoted.statusCode).not.toBe(415);
+    const get = await t.app.inject({ url: '/healthz', headers: { 'content-encoding': 'gzip' } });
+    expect(get.statusCode).toBe(200);
     // identity and UTF-8 are what every client sends: still fine.
     const ok = await t.app.inject({
       method: 'POST',
@@ -181,6 +191,15 @@ describe('/discriminate bodies', () => {
       });
       expectError(res, 400, 'body');
     }
+    // A file part needs a filename; without one it is a field, and the message says so.
+    const unnamed = await t.app.inject({
+      method: 'POST',
+      url: '/discriminate',
+      ...multipartWith([
+        `Content-Disposition: form-data; name="image"\r\nContent-Type: image/png\r\n\r\n${'x'}`,
+      ]),
+    });
+    expect(expectError(unnamed, 400, 'image').message).toMatch(/needs a filename/);
     const noBoundary = await t.app.inject({
       method: 'POST',
       url: '/discriminate',
@@ -205,7 +224,8 @@ describe('/discriminate bodies', () => {
     const res = await t.app.inject({
       method: 'POST',
       url: '/discriminate',
-      ...json({ images: new Array(100_000).fill('AAAA') }),
+      // Not base64 at all: decoding any entry first would answer 400 images[0].
+      ...json({ images: new Array(100_000).fill('!') }),
     });
     expectError(res, 413, 'images');
   });
@@ -266,6 +286,31 @@ describe('URLs and malformed HTTP', () => {
     expectError(models, 405);
     expect(models.headers.allow).toMatch(/GET/);
     expectError(await t.app.inject({ method: 'GET', url: '/nope' }), 404);
+    // Wildcard routes count (the API docs' assets), and /v2 answers in the protocol's own shape.
+    const docs = await t.app.inject({ method: 'DELETE', url: '/docs/static/index.html' });
+    expectError(docs, 405);
+    const v2 = await t.app.inject({ method: 'GET', url: '/v2/models/tiny-generator/infer' });
+    expect(v2.statusCode).toBe(405);
+    expect(v2.headers.allow).toBe('POST');
+    expect(v2.json()).toEqual({ error: expect.stringMatching(/GET is not allowed/) });
+    const v2missing = await t.app.inject('/v2/nope');
+    expect(v2missing.statusCode).toBe(404);
+    expect(v2missing.json()).toEqual({ error: expect.stringMatching(/no route/) });
+  });
+
+  it('refuses query parameters on POST diagnostics and v2 infer, whose fields are in the body', async () => {
+    const diag = await t.app.inject({
+      method: 'POST',
+      url: '/v1/models/tiny/diagnostics?truncation=0.5',
+      ...json({}),
+    });
+    expectError(diag, 400, 'truncation');
+    const v2 = await t.app.inject({
+      method: 'POST',
+      url: '/v2/models/tiny-generator/infer?x=1',
+      ...json({}),
+    });
+    expect(v2.statusCode).toBe(400);
   });
 
   it('answers a bad %-escape and an over-long model name in the service’s error shape', async () => {
@@ -275,6 +320,15 @@ describe('URLs and malformed HTTP', () => {
     expect(res.statusCode).toBe(400);
     expect(res.json<ErrorBody>().error.code).toBe('GAN_ERR_VALIDATION');
     expectError(await t.app.inject(`/v1/models/${'a'.repeat(1200)}`), 414, 'url');
+  });
+
+  it('sends no second response after one already went out on the connection', async () => {
+    // A 415 answers at once (compressed body); the body then stalls: no 408 may follow on the same socket.
+    const reply = await raw(
+      'POST /generate HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Encoding: gzip\r\nContent-Length: 100\r\n\r\n{',
+    );
+    expect(reply.match(/HTTP\/1\.1 /g)).toHaveLength(1);
+    expect(reply).toMatch(/^HTTP\/1\.1 415 /);
   });
 
   it('answers a malformed request with a JSON 400 and closes the connection', async () => {

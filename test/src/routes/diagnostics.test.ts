@@ -91,6 +91,14 @@ describe('diagnostics without reference statistics', () => {
     );
     expect(png.statusCode).toBe(200);
     expect(png.rawPayload.subarray(0, 8).equals(PNG_SIGNATURE)).toBe(true);
+    // The pictures use ψ too: the truncated run's grid and histogram differ from the untruncated ones.
+    for (const picture of ['histogram.png', 'grid.png']) {
+      const at = (q: string) =>
+        t.app
+          .inject(`/v1/models/tiny/diagnostics/${picture}?samples=500&seed=5${q}`)
+          .then((r) => r.rawPayload);
+      expect((await at('&truncation=0.25')).equals(await at('')), picture).toBe(false);
+    }
     for (const bad of ['0', '1.5', 'abc', '', '1e-1']) {
       const res = await t.app.inject(`/v1/models/tiny/diagnostics/histogram.png?truncation=${bad}`);
       expect(res.statusCode, bad).toBe(400);
