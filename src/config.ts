@@ -37,7 +37,7 @@ export const configSchema = z.object({
     .default(['cuda', 'cpu']),
   /**
    * Inference workers; each holds its own sessions. One per core (at most 4, since every worker holds every
-   * session): on 2 cores two 1-thread workers ran the generator at batch 64 at 1.8–2.4× one 2-thread session
+   * session): on 2 cores two 1-thread workers ran the generator at batch 64 at 1.6–2.4× one 2-thread session
    * (docs/benchmarks.md), and served as well as one worker through HTTP (docs/benchmarks-sweep.md).
    */
   GAN_WORKERS: int(1, 64).default(Math.max(1, Math.min(cores, 4))),
