@@ -11,6 +11,8 @@ const $ = (id) => /** @type {any} */ (document.getElementById(id));
 export function initDiagnostics(ctx) {
   const section = $('diagnostics');
   const note = $('diag-status');
+  const truncation = $('diag-truncation');
+  const truncationValue = $('diag-truncation-value');
   const figures = [
     { img: $('diag-histogram'), figure: $('diag-histogram-figure'), path: 'histogram.png' },
     { img: $('diag-grid'), figure: $('diag-grid-figure'), path: 'grid.png' },
@@ -19,14 +21,24 @@ export function initDiagnostics(ctx) {
   let urls = [];
   /** @type {any} */
   let wanted = null;
+  /** The model whose pictures are shown, and which load is the latest (an older one's answer is dropped). */
+  /** @type {any} */
+  let shown = null;
+  let generation = 0;
 
   /** @param {any} model */
   async function load(model) {
+    const mine = ++generation;
+    shown = model;
     note.textContent = 'Sampling and classifying…';
     section.setAttribute('aria-busy', 'true');
     const base = `/v1/models/${encodeURIComponent(model.name)}/diagnostics`;
-    const results = await Promise.allSettled(figures.map((f) => getBlob(`${base}/${f.path}`)));
-    if (ctx.model() !== model) return;
+    const psi = Number(truncation.value);
+    const query = psi === 1 ? '' : `?truncation=${psi}`;
+    const results = await Promise.allSettled(figures.map((f) => getBlob(`${base}/${f.path}${query}`)));
+    if (ctx.model() !== model || mine !== generation) return;
+    for (const u of urls) URL.revokeObjectURL(u);
+    urls = [];
     section.removeAttribute('aria-busy');
     // A 404 means this service has no diagnostics routes: hide the whole panel.
     if (
@@ -49,6 +61,18 @@ export function initDiagnostics(ctx) {
     if (results.every((r) => r.status === 'rejected')) section.hidden = true;
   }
 
+  truncation.addEventListener('input', () => {
+    truncationValue.value = Number(truncation.value).toFixed(1);
+  });
+  // A new ψ redraws the pictures of the model on show (on release, not on every step of the slider).
+  truncation.addEventListener('change', () => {
+    if (shown && !section.hidden) {
+      void load(shown).catch(() => {
+        section.hidden = true;
+      });
+    }
+  });
+
   const observer = new IntersectionObserver((entries) => {
     if (!entries.some((e) => e.isIntersecting) || !wanted) return;
     const model = wanted;
@@ -69,6 +93,8 @@ export function initDiagnostics(ctx) {
         f.figure.hidden = true;
       }
       note.textContent = '';
+      shown = null;
+      generation++;
       section.hidden = !model.diagnostics || !model.ready;
       // Fetched when the panel is on screen (the observer fires at once if it already is).
       wanted = section.hidden ? null : model;

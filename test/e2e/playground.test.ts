@@ -292,6 +292,28 @@ describe('playground in Chromium', () => {
         return imgs.every((i) => i.complete && i.naturalWidth > 0);
       }, WAIT);
       expect(await page.textContent('#diag-status')).toBe('');
+      // Dialling ψ down redraws both pictures from the truncated samples.
+      const before = await page.getAttribute('#diag-histogram', 'src');
+      const requests = Promise.all(
+        ['histogram.png', 'grid.png'].map((p) =>
+          page.waitForResponse((r) => r.url().includes(`/diagnostics/${p}?truncation=0.5`) && r.ok(), WAIT),
+        ),
+      );
+      await page.$eval('#diag-truncation', (el: HTMLInputElement) => {
+        el.value = '0.5';
+        el.dispatchEvent(new Event('input'));
+        el.dispatchEvent(new Event('change'));
+      });
+      await requests;
+      expect(await page.textContent('#diag-truncation-value')).toBe('0.5');
+      await page.waitForFunction(
+        (old) => {
+          const img = document.getElementById('diag-histogram') as HTMLImageElement;
+          return img.src !== old && img.complete && img.naturalWidth > 0;
+        },
+        before,
+        WAIT,
+      );
     } else {
       await page.waitForFunction(() => document.getElementById('diagnostics')!.hidden, WAIT);
     }
@@ -306,7 +328,9 @@ describe('playground in Chromium', () => {
 
   it('switches to a conditional model: class pickers appear, the grid cycles through the classes, a diagnostics 404 hides the panel', async () => {
     // This time the service answers the diagnostics routes with 404 (as one without them would).
-    await page.route('**/diagnostics/*.png', (route) =>
+    // Any query (the panel adds ?truncation=ψ when the slider is not at 1).
+    const diagnosticsPictures = /\/diagnostics\/[a-z]+\.png(\?|$)/;
+    await page.route(diagnosticsPictures, (route) =>
       route.fulfill({
         status: 404,
         contentType: 'application/json',
@@ -329,7 +353,7 @@ describe('playground in Chromium', () => {
     expect(new URL(page.url()).searchParams.get('model')).toBe('tiny-conditional');
     await page.locator('#diagnostics').scrollIntoViewIfNeeded();
     await page.waitForFunction(() => document.getElementById('diagnostics')!.hidden, WAIT);
-    await page.unroute('**/diagnostics/*.png');
+    await page.unroute(diagnosticsPictures);
     await page.selectOption('#walk-label', '4');
     await page.click('#walk-form button[type="submit"]');
     await page.waitForFunction(() => !document.getElementById('walk-result')!.hidden, WAIT);
