@@ -17,6 +17,7 @@ import {
 } from 'fastify-type-provider-zod';
 import { parse as parseJson } from 'secure-json-parse';
 import type { Config } from './config.ts';
+import { parseContentType } from './content-type.ts';
 import {
   answerClientError,
   installErrorHandler,
@@ -105,22 +106,6 @@ export function httpServerOptions(config: Config): ServerOptions {
     // Node checks these timeouts every 30 s by default; check often enough that they mean what they say.
     connectionsCheckingInterval: Math.max(100, Math.min(1000, requestTimeout / 4 || 1000)),
   };
-}
-
-/** A Content-Type's media type and parameters (RFC 9110: quoted values may hold ';' and '='). */
-export function parseContentType(header: string): { type: string; params: Map<string, string> } {
-  const at = header.indexOf(';');
-  const type = (at < 0 ? header : header.slice(0, at)).trim().toLowerCase();
-  const params = new Map<string, string>();
-  if (at >= 0) {
-    const re = /;\s*([^=;\s]+)\s*=\s*("(?:[^"\\]|\\.)*"|[^;]*)/g;
-    for (const m of header.slice(at).matchAll(re)) {
-      const raw = m[2]!.trim();
-      const value = raw.startsWith('"') ? raw.slice(1, -1).replace(/\\(.)/g, '$1') : raw;
-      params.set(m[1]!.toLowerCase(), value);
-    }
-  }
-  return { type, params };
 }
 
 export async function buildApp(config: Config, deps: AppDeps = {}): Promise<FastifyInstance> {

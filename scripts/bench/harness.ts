@@ -123,15 +123,6 @@ export function processTreeCpu(pid: number, into = new Map<number, number>()): M
   return into;
 }
 
-/**
- * CPU seconds of a process and its live descendants (inference workers run as child processes under
- * GAN_WORKER_ISOLATION=process), or null where there is no /proc.
- */
-export function processTreeCpuSeconds(pid: number): number | null {
-  const tree = processTreeCpu(pid);
-  return tree.size === 0 ? null : [...tree.values()].reduce((a, b) => a + b, 0);
-}
-
 /** CPU spent between two readings of a tree, by the processes alive at the second (a new one from zero). */
 function treeCpuSpent(before: Map<number, number>, after: Map<number, number>): number {
   let spent = 0;

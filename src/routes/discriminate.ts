@@ -5,6 +5,7 @@
  */
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { parseContentType } from '../content-type.ts';
 import { invalid, ServiceError } from '../errors.ts';
 import { decodeToModel, type RawImage } from '../imaging/codec.ts';
 import type { ServedModel } from '../inference/runtime.ts';
@@ -95,7 +96,7 @@ export const discriminateRoutes: FastifyPluginAsyncZod = async (app) => {
       },
     },
     async (request, reply) => {
-      const contentType = (request.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+      const contentType = parseContentType(request.headers['content-type'] ?? '').type;
       const files: Array<{ data: Buffer; field: string }> = [];
       let modelName = request.query.model;
       let labels: number[] | undefined;

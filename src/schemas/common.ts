@@ -80,12 +80,13 @@ export const noQuerySchema = z.strictObject(
  * A whole number from a query string: only decimal digits are converted, so '', ' ', '0x10', '1e3' and '0b1' are
  * refused (left as strings) instead of coerced (Number('') is 0). Documented as the inner integer schema.
  */
-export const queryInt = <T extends z.ZodType<number>>(inner: T) =>
-  z.preprocess((v) => (typeof v === 'string' && /^\d{1,16}$/.test(v) ? Number(v) : v), inner);
+export const queryInt = <T extends z.ZodType<number>>(inner: T) => queryNumber(/^\d{1,16}$/, inner);
 
 /** A decimal number from a query string (digits with an optional fraction: '0.7', '1', '.5'), refused otherwise. */
 export const queryDecimal = <T extends z.ZodType<number>>(inner: T) =>
-  z.preprocess(
-    (v) => (typeof v === 'string' && /^(\d{1,16}(\.\d{1,16})?|\.\d{1,16})$/.test(v) ? Number(v) : v),
-    inner,
-  );
+  queryNumber(/^(\d{1,16}(\.\d{1,16})?|\.\d{1,16})$/, inner);
+
+/** A query string value matching `form` becomes a number for `inner`; anything else reaches it as a string. */
+function queryNumber<T extends z.ZodType<number>>(form: RegExp, inner: T) {
+  return z.preprocess((v) => (typeof v === 'string' && form.test(v) ? Number(v) : v), inner);
+}

@@ -1,8 +1,8 @@
 /**
- * Start the real service as a child process (from the TypeScript sources) on a free port.
+ * Start the real service as a child process (from the TypeScript sources) on a free port; talk raw HTTP to a port.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { createServer } from 'node:net';
+import { connect, createServer, type Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -65,4 +65,17 @@ export async function waitFor(
 
 export async function waitReady(svc: ServiceProcess) {
   await waitFor(svc, async () => (await fetch(`${svc.url}/readyz`)).status === 200, '/readyz 200');
+}
+
+/** Open a socket to `port`, write `text` as it is, and resolve with all the server sent once it closed the connection. */
+export function rawExchange(port: number, text: string): Promise<{ reply: string; socket: Socket }> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1', () => socket.write(text));
+    let reply = '';
+    socket.on('data', (d) => {
+      reply += d.toString();
+    });
+    socket.on('error', reject);
+    socket.on('close', () => resolve({ reply, socket }));
+  });
 }

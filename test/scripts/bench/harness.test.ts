@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import Fastify from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { load, processCpuSeconds, processTreeCpuSeconds } from '../../../scripts/bench/harness.ts';
+import { load, processCpuSeconds, processTreeCpu } from '../../../scripts/bench/harness.ts';
 
 describe('bench harness: CPU split', () => {
   it('reads a process’s CPU seconds from /proc and grows while it works', () => {
@@ -22,10 +22,9 @@ describe('bench harness: CPU split', () => {
     ]);
     try {
       await new Promise((resolve) => setTimeout(resolve, 1200));
-      const tree = processTreeCpuSeconds(process.pid)!;
-      const own = processCpuSeconds(process.pid)!;
-      expect(tree - own).toBeGreaterThan(0.2);
-      expect(processTreeCpuSeconds(child.pid!)!).toBeGreaterThan(0.2);
+      const tree = processTreeCpu(process.pid);
+      expect(tree.has(process.pid)).toBe(true);
+      expect(tree.get(child.pid!)!).toBeGreaterThan(0.2);
     } finally {
       const exited = new Promise((resolve) => child.once('exit', resolve));
       child.kill('SIGKILL');
@@ -35,7 +34,7 @@ describe('bench harness: CPU split', () => {
 
   it('is null for a process that does not exist', () => {
     expect(processCpuSeconds(2 ** 30)).toBeNull();
-    expect(processTreeCpuSeconds(2 ** 30)).toBeNull();
+    expect(processTreeCpu(2 ** 30).size).toBe(0);
   });
 
   describe('load()', () => {

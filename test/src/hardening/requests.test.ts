@@ -2,10 +2,10 @@
  * Requests that once got a 500, a raw framework body or a silently wrong 200 (found by an adversarial review):
  * each now gets a 4xx in the service's error shape naming what is wrong.
  */
-import { connect } from 'node:net';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { json, startTestApp, type TestApp } from '../../helpers/app.ts';
+import { rawExchange } from '../../helpers/process.ts';
 
 let t: TestApp;
 let port: number;
@@ -37,17 +37,7 @@ function expectError(
 }
 
 /** Send raw bytes over a socket and resolve with the whole reply. */
-function raw(text: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const socket = connect(port, '127.0.0.1', () => socket.write(text));
-    let reply = '';
-    socket.on('data', (d) => {
-      reply += d.toString();
-    });
-    socket.on('error', reject);
-    socket.on('close', () => resolve(reply));
-  });
-}
+const raw = async (text: string) => (await rawExchange(port, text)).reply;
 
 describe('request bodies', () => {
   it('refuses a compressed body and a non-UTF-8 charset with 415 naming the header', async () => {

@@ -2,9 +2,9 @@
  * Slow and stalled clients are cut off by the HTTP server's timeouts without reaching an inference worker, while
  * everyone else is served.
  */
-import { connect, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, type TestApp } from '../../helpers/app.ts';
+import { rawExchange } from '../../helpers/process.ts';
 
 let t: TestApp;
 let port: number;
@@ -17,18 +17,8 @@ afterAll(async () => {
   await t.close();
 });
 
-/** Open a socket, write `text`, and resolve with what the server sent before it closed the connection. */
-function stall(text: string): Promise<{ reply: string; socket: Socket }> {
-  return new Promise((resolve, reject) => {
-    const socket = connect(port, '127.0.0.1', () => socket.write(text));
-    let reply = '';
-    socket.on('data', (d) => {
-      reply += d.toString();
-    });
-    socket.on('error', reject);
-    socket.on('close', () => resolve({ reply, socket }));
-  });
-}
+/** Write `text` on a fresh connection and resolve with what the server sent before it closed it. */
+const stall = (text: string) => rawExchange(port, text);
 
 describe('slow and stalled clients', () => {
   it('cuts off a client that never finishes its headers, a slow body upload, and an idle connection', async () => {
