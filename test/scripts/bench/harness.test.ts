@@ -15,13 +15,16 @@ describe('bench harness: CPU split', () => {
   });
 
   it('counts a process tree: the CPU of a busy child process is in its parent’s total', async () => {
-    // A child that burns 400 ms of CPU, then waits to be killed.
+    // A child that burns 400 ms of its own CPU time (not wall time: the machine may be busy), says so, then waits.
     const child = spawn(process.execPath, [
       '-e',
-      'const t = Date.now() + 400; while (Date.now() < t); setTimeout(() => {}, 60000);',
+      'while (process.cpuUsage().user < 400000); console.log("burnt"); setTimeout(() => {}, 60000);',
     ]);
     try {
-      await new Promise((resolve) => setTimeout(resolve, 1200));
+      await new Promise<void>((resolve, reject) => {
+        child.stdout.once('data', () => resolve());
+        child.once('exit', (code) => reject(new Error(`child exited with ${code}`)));
+      });
       const tree = processTreeCpu(process.pid);
       expect(tree.has(process.pid)).toBe(true);
       expect(tree.get(child.pid!)!).toBeGreaterThan(0.2);
