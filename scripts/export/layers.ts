@@ -397,6 +397,25 @@ const embedding: LayerConverter = (ctx) => {
   return [out(ctx, y, 'NHWC')];
 };
 
+/**
+ * LatentCode (the trainer's InfoGAN code, scripts/train/latent-code.ts): the index of the largest of z's first K
+ * entries, as float32 [N, 1] like the tfjs layer's output; a following Embedding casts it back to an integer.
+ */
+const latentCode: LayerConverter = (ctx) => {
+  const x = ctx.nhwc(ctx.inputs[0]!);
+  const k = Number(ctx.config.categories);
+  if (!Number.isInteger(k) || k < 2) ctx.fail(`expected an integer number of categories ≥ 2, got ${k}`);
+  if (x.shape.length !== 2) ctx.fail(`expected a [N, D] input, got [${x.shape}]`);
+  const head = ctx.op('Slice', [
+    x.name,
+    ctx.g.int64s([0], ctx.fresh('starts')),
+    ctx.g.int64s([k], ctx.fresh('ends')),
+    ctx.g.int64s([1], ctx.fresh('axes')),
+  ]);
+  const index = ctx.op('ArgMax', [head], { axis: attr.int(1), keepdims: attr.int(1) });
+  return [out(ctx, ctx.op('Cast', [index], { to: attr.int(1) }), 'NHWC')]; // 1 = FLOAT
+};
+
 /** NHWC axis → NCHW axis for rank 4. */
 const NCHW_AXIS = [0, 2, 3, 1];
 
@@ -490,6 +509,7 @@ export const LAYER_CONVERTERS: Readonly<Record<string, LayerConverter>> = {
   GaussianNoise: identity,
   GaussianDropout: identity,
   Embedding: embedding,
+  LatentCode: latentCode,
   Concatenate: concatenate,
   Multiply: elementwise('Mul'),
   Add: elementwise('Add'),

@@ -19,6 +19,7 @@ import {
 } from '../../src/models/manifest.ts';
 import { fileLoadHandler } from '../tfjs/io.ts';
 import { AVERAGE_DIR } from '../train/checkpoint.ts';
+import '../train/latent-code.ts'; // registers the LatentCode layer, so InfoGAN checkpoints load
 import type { IOSpec } from './convert.ts';
 import {
   type CheckedExport,
@@ -36,6 +37,9 @@ const runConfigSchema = z.looseObject({
   dataset: z.string().min(1),
   arch: z.string().optional(),
   conditional: z.boolean().optional(),
+  /** Categories of an InfoGAN latent code read from z (null or absent: none). */
+  latentCode: z.number().int().nullable().optional(),
+  infoWeight: z.number().optional(),
   numClasses: z.number().int().nullable().optional(),
   width: z.number().optional(),
   latentDim: z.number().int().optional(),
@@ -219,6 +223,9 @@ export async function exportGanRun(
   const arch = [
     config.arch,
     config.conditional ? 'conditional (ACGAN)' : null,
+    config.latentCode
+      ? `unconditional InfoGAN: a ${config.latentCode}-way code read from z (argmax of z[0:${config.latentCode}]), learned without labels`
+      : null,
     config.width ? `width ${config.width}` : null,
   ]
     .filter(Boolean)

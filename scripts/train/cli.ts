@@ -2,7 +2,8 @@
  * Trains a GAN on MNIST or Fashion-MNIST with TensorFlow.js (wasm backend) and writes everything a person needs to
  * watch the adversarial game: per-epoch sample grids, metrics (JSONL + CSV), a loss-curve PNG and checkpoints.
  *
- *   npm run train -- --dataset mnist --arch dcgan --epochs 5 --out runs/mnist-dcgan [--conditional] [--seed 1]
+ *   npm run train -- --dataset mnist --arch dcgan --epochs 5 --out runs/mnist-dcgan [--conditional | --latent-code 10
+ *     [--info-weight 1]] [--seed 1]
  *     [--resume] [--loss non-saturating|minimax] [--lr-d 2e-4] [--lr-g 2e-4] [--d-steps 1]
  *     [--label-smoothing 0.1] [--ema-decay 0.999] [--batch-size 64] [--width N] [--eval-every 1] [--eval-samples 2000]
  *     [--reference-samples 10000]
@@ -23,6 +24,7 @@ import { fileLoadHandler } from '../tfjs/io.ts';
 import { GeneratorAverage } from './average.ts';
 import { AVERAGE_DIR, loadCheckpoint, readState, saveCheckpoint } from './checkpoint.ts';
 import { type EpochEvaluation, evaluateEpoch, referenceGaussian } from './evaluate.ts';
+import { setCode } from './latent-code.ts';
 import {
   ARCHITECTURES,
   type Architecture,
@@ -42,6 +44,10 @@ export type TrainConfig = {
   dataset: 'mnist' | 'fashion-mnist';
   arch: Architecture;
   conditional: boolean;
+  /** Categories of an InfoGAN latent code read from z (unconditional only), or null for a plain GAN. */
+  latentCode: number | null;
+  /** λ of the InfoGAN mutual-information term. */
+  infoWeight: number;
   width: number;
   epochs: number;
   batchSize: number;
@@ -73,6 +79,8 @@ function parseConfig(argv: string[]): { cfg: TrainConfig; resume: boolean } {
       dataset: { type: 'string', default: 'mnist' },
       arch: { type: 'string', default: 'dcgan' },
       conditional: { type: 'boolean', default: false },
+      'latent-code': { type: 'string', default: '0' },
+      'info-weight': { type: 'string', default: '1' },
       width: { type: 'string' },
       epochs: { type: 'string', default: '5' },
       'batch-size': { type: 'string', default: '64' },
@@ -111,15 +119,23 @@ function parseConfig(argv: string[]): { cfg: TrainConfig; resume: boolean } {
   const loss = values.loss as GanLoss;
   if (!LOSSES.includes(loss)) throw new Error(`--loss: expected ${LOSSES.join(' or ')}, got ${loss}`);
   if (!values.out) throw new Error('--out: expected an output folder, e.g. runs/mnist-dcgan');
+  const latentDim = num('latent-dim', 1, 4096, true);
+  const latentCode = num('latent-code', 0, latentDim, true);
+  if (latentCode === 1) throw new Error('--latent-code: expected 0 (none) or at least 2 categories, got 1');
+  if (latentCode > 0 && values.conditional) {
+    throw new Error('--latent-code: a conditional model already has a class input; use one or the other');
+  }
   const defaultClassifier = path.join('runs', `${dataset}-classifier`, 'checkpoint', 'classifier');
   const cfg: TrainConfig = {
     dataset,
     arch,
     conditional: values.conditional!,
+    latentCode: latentCode > 0 ? latentCode : null,
+    infoWeight: num('info-weight', 0, 100),
     width: values.width ? num('width', 1, 1024, true) : DEFAULT_WIDTH[arch],
     epochs: num('epochs', 1, 10_000, true),
     batchSize: num('batch-size', 1, 4096, true),
-    latentDim: num('latent-dim', 1, 4096, true),
+    latentDim,
     loss,
     lrD: num('lr-d', 0, 1),
     lrG: num('lr-g', 0, 1),
@@ -150,8 +166,16 @@ async function sampleGrid(generator: tfTypes.LayersModel, cfg: TrainConfig): Pro
   const n = GRID_SEEDS.length;
   const images = tf.tidy(() => {
     // Conditional: row r shows class r, columns the same ten seeds.
-    const seeds = cfg.conditional ? GRID_SEEDS.map((i) => i % GRID_COLS) : GRID_SEEDS;
-    const z = tf.tensor2d(latentsForSeeds(seeds, cfg.latentDim), [n, cfg.latentDim]);
+    // Latent code: row r shows code r (r < K), the same ten seeds with z's largest code entry swapped to place r.
+    const byRow = cfg.conditional || cfg.latentCode !== null;
+    const seeds = byRow ? GRID_SEEDS.map((i) => i % GRID_COLS) : GRID_SEEDS;
+    const latents = latentsForSeeds(seeds, cfg.latentDim);
+    if (cfg.latentCode !== null) {
+      for (const [k, i] of GRID_SEEDS.entries()) {
+        setCode(latents, k, cfg.latentDim, cfg.latentCode, Math.floor(i / GRID_COLS));
+      }
+    }
+    const z = tf.tensor2d(latents, [n, cfg.latentDim]);
     const input = cfg.conditional
       ? [
           z,
@@ -181,7 +205,13 @@ async function main(): Promise<void> {
   const samplesDir = path.join(cfg.out, 'samples');
   await mkdir(samplesDir, { recursive: true });
   const numClasses = cfg.conditional ? NUM_CLASSES : null;
-  const modelOpts = { arch: cfg.arch, latentDim: cfg.latentDim, numClasses, width: cfg.width };
+  const modelOpts = {
+    arch: cfg.arch,
+    latentDim: cfg.latentDim,
+    numClasses,
+    latentCode: cfg.latentCode,
+    width: cfg.width,
+  };
   const dOptimizer = tf.train.adam(cfg.lrD, cfg.beta1);
   const gOptimizer = tf.train.adam(cfg.lrG, cfg.beta1);
   let generator: tfTypes.LayersModel;
@@ -192,7 +222,8 @@ async function main(): Promise<void> {
   seedMathRandom(cfg.seed); // weight initialisation
   if (resume && (await readState(ckptDir))) {
     const saved = JSON.parse(await readFile(path.join(cfg.out, 'config.json'), 'utf8')) as TrainConfig;
-    for (const key of ['dataset', 'arch', 'conditional', 'width', 'latentDim'] as const) {
+    saved.latentCode ??= null; // runs from before latent codes existed
+    for (const key of ['dataset', 'arch', 'conditional', 'latentCode', 'width', 'latentDim'] as const) {
       if (saved[key] !== cfg[key])
         throw new Error(`--resume: ${key} is ${cfg[key]}, the checkpoint has ${saved[key]}`);
     }
@@ -232,7 +263,7 @@ async function main(): Promise<void> {
   );
   const classifier = cfg.classifier ? await tf.loadLayersModel(fileLoadHandler(cfg.classifier)) : null;
   console.log(
-    `${cfg.dataset} ${cfg.arch}${cfg.conditional ? ' (conditional)' : ''}: G ${generator.countParams()} params, ` +
+    `${cfg.dataset} ${cfg.arch}${variantOf(cfg)}: G ${generator.countParams()} params, ` +
       `D ${discriminator.countParams()} params; classifier ${cfg.classifier ?? 'none (no per-epoch evaluation)'}` +
       (average
         ? `; weight average (decay ${cfg.emaDecay}) ${savedAverage ? 'resumed' : 'started'}, evaluated and drawn`
@@ -253,6 +284,8 @@ async function main(): Promise<void> {
     dSteps: cfg.dSteps,
     latentDim: cfg.latentDim,
     numClasses,
+    latentCode: cfg.latentCode,
+    infoWeight: cfg.infoWeight,
   };
   const models = { generator, discriminator, dOptimizer, gOptimizer };
   const stepsCsv = path.join(cfg.out, 'steps.csv');
@@ -394,6 +427,11 @@ async function main(): Promise<void> {
   }
 }
 
+function variantOf(cfg: TrainConfig): string {
+  if (cfg.conditional) return ' (conditional)';
+  return cfg.latentCode !== null ? ` (InfoGAN code of ${cfg.latentCode})` : '';
+}
+
 async function writeCurve(cfg: TrainConfig, stepsCsv: string): Promise<void> {
   const rows = (await readFile(stepsCsv, 'utf8'))
     .trim()
@@ -409,7 +447,7 @@ async function writeCurve(cfg: TrainConfig, stepsCsv: string): Promise<void> {
     { name: 'D(x)', color: '#2ca02c', points: col(3) },
     { name: 'D(G(z))', color: '#ff7f0e', points: col(4) },
   ];
-  const title = `${cfg.dataset} ${cfg.arch}${cfg.conditional ? ' conditional' : ''}, ${cfg.loss} loss`;
+  const title = `${cfg.dataset} ${cfg.arch}${variantOf(cfg)}, ${cfg.loss} loss`;
   await writeFile(path.join(cfg.out, 'loss-curve.png'), await curvePng(losses, outputs, title));
 }
 

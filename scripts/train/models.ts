@@ -8,9 +8,13 @@
  * - `mlp` (Goodfellow et al. 2014): fully connected G and D (LeakyReLU in place of the paper's maxout in D).
  * - conditional (ACGAN, Odena et al. 2016, as tensorflow/tfjs-examples mnist-acgan): G takes [z, label], the label's
  *   embedding multiplied into z; D takes only the image and outputs [validity logit, class probabilities].
+ * - latent code (InfoGAN, Chen et al. 2016; unconditional, no labels): G takes z alone and reads a categorical code
+ *   from it (scripts/train/latent-code.ts), whose embedding is multiplied into z as a label's is; D outputs
+ *   [validity logit, code probabilities], the second being InfoGAN's Q head.
  */
 import type * as tfTypes from '@tensorflow/tfjs';
 import { tf } from '../tfjs/backend.ts';
+import { LatentCode } from './latent-code.ts';
 
 export const ARCHITECTURES = ['dcgan', 'mlp'] as const;
 export type Architecture = (typeof ARCHITECTURES)[number];
@@ -28,7 +32,17 @@ export type ModelOptions = {
   numClasses: number | null;
   /** Width multiplier: DCGAN base filters (G: 2w→w channels, D: w→2w), MLP hidden units scale with it. */
   width?: number;
+  /** Categories of an InfoGAN latent code read from z (unconditional models only); null or absent for none. */
+  latentCode?: number | null;
 };
+
+/** Categories of the class or code head D carries (ACGAN classes, InfoGAN code), or null for none. */
+export function auxiliaryCategories(opts: ModelOptions): number | null {
+  if (opts.numClasses !== null && opts.latentCode) {
+    throw new Error('a model is either conditional or has a latent code, not both');
+  }
+  return opts.numClasses ?? opts.latentCode ?? null;
+}
 
 // dcgan 32: ~0.5 s/step at batch 64 on one wasm thread (64 doubles it); see `npm run bench:train`.
 export const DEFAULT_WIDTH: Record<Architecture, number> = { dcgan: 32, mlp: 256 };
@@ -40,6 +54,7 @@ export const TENSOR_NAMES = {
   image: 'image',
   validity: 'validity',
   classes: 'class_probs',
+  code: 'code_probs',
 } as const;
 
 function initializer() {
@@ -65,17 +80,25 @@ export function buildGenerator(opts: ModelOptions): tfTypes.LayersModel {
   const z = tf.input({ shape: [opts.latentDim], name: TENSOR_NAMES.latent });
   const inputs = [z];
   let h: tfTypes.SymbolicTensor = z;
+  // The class that picks the embedding: a label input (conditional) or the code read from z (InfoGAN).
+  let category: tfTypes.SymbolicTensor | null = null;
+  const categories = auxiliaryCategories(opts);
   if (opts.numClasses !== null) {
     const label = tf.input({ shape: [1], name: TENSOR_NAMES.label });
     inputs.push(label);
+    category = label;
+  } else if (categories !== null) {
+    category = new LatentCode({ categories, name: 'latent_code' }).apply(z) as tfTypes.SymbolicTensor;
+  }
+  if (category !== null && categories !== null) {
     const emb = tf.layers
       .embedding({
-        inputDim: opts.numClasses,
+        inputDim: categories,
         outputDim: opts.latentDim,
         embeddingsInitializer: 'glorotNormal',
         name: 'label_embedding',
       })
-      .apply(label) as tfTypes.SymbolicTensor;
+      .apply(category) as tfTypes.SymbolicTensor;
     const flat = tf.layers.flatten({ name: 'label_flatten' }).apply(emb) as tfTypes.SymbolicTensor;
     h = tf.layers.multiply({ name: 'z_times_label' }).apply([z, flat]) as tfTypes.SymbolicTensor;
   }
@@ -133,8 +156,8 @@ export function buildGenerator(opts: ModelOptions): tfTypes.LayersModel {
 
 /**
  * Discriminator: input `image` float32 [N, 28, 28, 1] in [−1, 1]; output `validity` float32 [N, 1] (a logit: apply
- * sigmoid for P(real)), plus `class_probs` float32 [N, numClasses] (softmax) when conditional. It never takes the
- * label, so any image can be scored.
+ * sigmoid for P(real)), plus `class_probs` float32 [N, numClasses] (softmax) when conditional, or `code_probs`
+ * [N, latentCode] (InfoGAN's Q) with a latent code. It never takes the label, so any image can be scored.
  */
 export function buildDiscriminator(opts: ModelOptions): tfTypes.LayersModel {
   const width = opts.width ?? DEFAULT_WIDTH[opts.arch];
@@ -176,11 +199,11 @@ export function buildDiscriminator(opts: ModelOptions): tfTypes.LayersModel {
     .dense({ units: 1, name: TENSOR_NAMES.validity })
     .apply(h) as tfTypes.SymbolicTensor;
   const outputs = [validity];
-  if (opts.numClasses !== null) {
+  const categories = auxiliaryCategories(opts);
+  if (categories !== null) {
+    const name = opts.numClasses !== null ? TENSOR_NAMES.classes : TENSOR_NAMES.code;
     outputs.push(
-      tf.layers
-        .dense({ units: opts.numClasses, activation: 'softmax', name: TENSOR_NAMES.classes })
-        .apply(h) as tfTypes.SymbolicTensor,
+      tf.layers.dense({ units: categories, activation: 'softmax', name }).apply(h) as tfTypes.SymbolicTensor,
     );
   }
   return tf.model({ inputs: image, outputs, name: 'discriminator' });

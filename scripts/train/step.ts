@@ -6,9 +6,12 @@
  * - G, `non-saturating` (default): minimise −log D(G(z)) = BCE(D(G(z)), 1): strong gradients early.
  * - G, `minimax`: minimise log(1 − D(G(z))) = −BCE(D(G(z)), 0): the game's value, which saturates while D wins.
  * - conditional (ACGAN): both add the auxiliary classifier's cross-entropy on the class output.
+ * - latent code (InfoGAN): both add `infoWeight` × the cross-entropy of D's code head Q on the fakes' codes (the
+ *   lower bound on the mutual information between the code and G(z)); real images carry no code and add nothing.
  */
 import type * as tfTypes from '@tensorflow/tfjs';
 import { tf } from '../tfjs/backend.ts';
+import { latentCodeOf } from './latent-code.ts';
 
 export const LOSSES = ['non-saturating', 'minimax'] as const;
 export type GanLoss = (typeof LOSSES)[number];
@@ -21,6 +24,10 @@ export type StepConfig = {
   dSteps: number;
   latentDim: number;
   numClasses: number | null;
+  /** Categories of the InfoGAN code read from z (unconditional models), or null. */
+  latentCode?: number | null;
+  /** λ of the InfoGAN term (Chen et al. use 1 for a categorical code). */
+  infoWeight?: number;
 };
 
 /** What the step needs from outside: batches of real data and latent/label draws (so runs are seedable). */
@@ -38,7 +45,8 @@ export type StepMetrics = {
   dReal: number;
   /** Mean sigmoid(D(G(z))) over the fake batch of the last D step. */
   dFake: number;
-  /** Auxiliary classifier accuracy on real images (conditional only). */
+  /** Conditional: the auxiliary classifier's accuracy on real images' labels. Latent code: Q's accuracy on the
+   * fakes' codes. Null otherwise. */
   classAcc: number | null;
 };
 
@@ -62,6 +70,11 @@ function classCrossEntropy(
   return tf.neg(
     tf.mean(tf.sum(tf.mul(oneHot, tf.log(tf.clipByValue(probs, CLASS_EPS, 1))), -1)),
   ) as tfTypes.Scalar;
+}
+
+/** InfoGAN's term: λ · CE(Q(G(z)), code). */
+function infoTerm(probs: tfTypes.Tensor, code: tfTypes.Tensor2D, cfg: StepConfig): tfTypes.Scalar {
+  return tf.mul(cfg.infoWeight ?? 1, classCrossEntropy(probs, code, cfg.latentCode!)) as tfTypes.Scalar;
 }
 
 function discriminate(
@@ -97,6 +110,7 @@ export function trainStep(models: GanModels, cfg: StepConfig, inputs: StepInputs
       const real = inputs.realBatch();
       batch = real.images.shape[0];
       const noise = inputs.noise(batch);
+      const code = cfg.latentCode ? latentCodeOf(noise.z, cfg.latentCode) : null;
       // G is not updated here; its BN layers still use batch statistics (training mode), as in the DCGAN paper.
       const fake = generate(g, noise.z, noise.labels);
       // Outputs kept out of minimize()'s internal tidy so the metrics can be read after the update.
@@ -117,6 +131,9 @@ export function trainStep(models: GanModels, cfg: StepConfig, inputs: StepInputs
                 classCrossEntropy(f.probs, noise.labels, cfg.numClasses),
               ),
             );
+          } else if (code && f.probs) {
+            kept.probs = tf.keep(f.probs);
+            loss = tf.add(loss, infoTerm(f.probs, code, cfg));
           }
           return loss as tfTypes.Scalar;
         },
@@ -127,9 +144,10 @@ export function trainStep(models: GanModels, cfg: StepConfig, inputs: StepInputs
         dLoss = cost!.dataSync()[0]!;
         dReal = tf.mean(tf.sigmoid(kept.real!)).dataSync()[0]!;
         dFake = tf.mean(tf.sigmoid(kept.fake!)).dataSync()[0]!;
-        if (kept.probs && real.labels) {
+        const targets = code ?? real.labels;
+        if (kept.probs && targets) {
           const pred = tf.argMax(kept.probs, -1);
-          const truth = tf.cast(tf.reshape(real.labels, [-1]), 'int32');
+          const truth = tf.cast(tf.reshape(targets, [-1]), 'int32');
           classAcc = tf.mean(tf.cast(tf.equal(pred, truth), 'float32')).dataSync()[0]!;
         }
       }
@@ -139,6 +157,7 @@ export function trainStep(models: GanModels, cfg: StepConfig, inputs: StepInputs
   }
   const gLoss = tf.tidy(() => {
     const noise = inputs.noise(batch);
+    const code = cfg.latentCode ? latentCodeOf(noise.z, cfg.latentCode) : null;
     const cost = models.gOptimizer.minimize(
       () => {
         const fake = generate(g, noise.z, noise.labels);
@@ -146,6 +165,8 @@ export function trainStep(models: GanModels, cfg: StepConfig, inputs: StepInputs
         let loss = cfg.loss === 'non-saturating' ? bce(f.logits, 1) : tf.neg(bce(f.logits, 0));
         if (cfg.numClasses !== null && f.probs && noise.labels) {
           loss = tf.add(loss, classCrossEntropy(f.probs, noise.labels, cfg.numClasses));
+        } else if (code && f.probs) {
+          loss = tf.add(loss, infoTerm(f.probs, code, cfg));
         }
         return loss as tfTypes.Scalar;
       },

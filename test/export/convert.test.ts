@@ -4,6 +4,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { convertLayersModel } from '../../scripts/export/convert.ts';
 import { UnsupportedLayerError } from '../../scripts/export/layers.ts';
 import { parseModel } from '../../scripts/onnx/builder.ts';
+import { LatentCode } from '../../scripts/train/latent-code.ts';
 import { expectParity, randomizeWeights } from './helpers.ts';
 
 beforeAll(async () => {
@@ -169,6 +170,20 @@ describe('shape layers, merges, embedding, pooling', () => {
     const int64 = convertLayersModel(m, { labelDtype: 'int64' });
     expect(int64.inputs[1]!.dtype).toBe('int64');
     await expectParity(m, { labelDtype: 'int64' }, 64);
+  });
+
+  it('LatentCode (InfoGAN code read from z): Slice → ArgMax → Cast, feeding an Embedding; the code is an output too', async () => {
+    const z = tf.input({ shape: [8], name: 'z' });
+    const code = apply(new LatentCode({ categories: 5, name: 'code' }), z);
+    const emb = apply(tf.layers.flatten(), apply(tf.layers.embedding({ inputDim: 5, outputDim: 8 }), code));
+    const h = apply(tf.layers.multiply(), [z, emb]);
+    const m = model(z, [apply(tf.layers.dense({ units: 3, activation: 'tanh', name: 'out' }), h), code]);
+    // 256 random z: a code that disagreed anywhere would differ by at least 1 on the second output.
+    expect(await expectParity(m)).toBeLessThan(1e-5);
+    const converted = convertLayersModel(m);
+    expect(converted.inputs).toEqual([{ name: 'z', dtype: 'float32', shape: ['N', 8], role: 'data' }]);
+    const ops = parseModel(converted.bytes).graph!.node!.map((n) => n.opType);
+    expect(ops).toEqual(expect.arrayContaining(['Slice', 'ArgMax', 'Cast', 'Gather']));
   });
 
   it('Concatenate on the feature axis and on the channel axis after convolutions; Add, Maximum, Minimum, Average', async () => {

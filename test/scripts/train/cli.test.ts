@@ -7,11 +7,13 @@ import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import * as ort from 'onnxruntime-node';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildClassifier } from '../../../scripts/classifier/model.ts';
 import { initTf } from '../../../scripts/tfjs/backend.ts';
 import { fileSaveHandler } from '../../../scripts/tfjs/io.ts';
+import { latentsForSeeds } from '../../../src/latent/random-state.ts';
 
 const run = promisify(execFile);
 const TSX = path.resolve('node_modules/.bin/tsx');
@@ -98,6 +100,64 @@ describe('npm run train', () => {
     expect(again.stdout).toContain("dropped the checkpoint's weight average");
     expect(existsSync(path.join(out, 'checkpoint', 'generator-average'))).toBe(false);
     expect((await readdir(path.join(out, 'samples'))).sort()).toEqual(['epoch-001.png', 'epoch-002.png']);
+  });
+
+  it('trains an InfoGAN code model (no labels) whose export takes z alone', {
+    timeout: 300_000,
+  }, async () => {
+    const out = path.join(dir, 'infogan');
+    const { stdout } = await run(TSX, [
+      'scripts/train/cli.ts',
+      '--arch',
+      'dcgan',
+      '--latent-code',
+      '4',
+      '--width',
+      '4',
+      '--batch-size',
+      '16',
+      '--steps-per-epoch',
+      '3',
+      '--eval-samples',
+      '50',
+      '--reference-samples',
+      '100',
+      '--classifier',
+      path.join(dir, 'classifier'),
+      '--epochs',
+      '1',
+      '--out',
+      out,
+    ]);
+    expect(stdout).toContain('(InfoGAN code of 4)');
+    const config = JSON.parse(await readFile(path.join(out, 'config.json'), 'utf8'));
+    expect(config).toMatchObject({ conditional: false, latentCode: 4, infoWeight: 1 });
+    const first = JSON.parse((await readFile(path.join(out, 'metrics.jsonl'), 'utf8')).trim());
+    expect(first.classAcc).toBeGreaterThanOrEqual(0); // Q's accuracy on the fakes' codes
+    expect(first.labelAgreement).toBeNull();
+
+    const exported = path.join(dir, 'infogan-model');
+    await run(TSX, ['scripts/export/cli.ts', out, exported]);
+    const manifest = JSON.parse(await readFile(path.join(exported, 'model.json'), 'utf8'));
+    expect(manifest.generator.labelInput).toBeNull();
+    expect(manifest.numClasses).toBeNull();
+    expect(manifest.provenance.architecture).toContain('InfoGAN: a 4-way code read from z');
+    const session = await ort.InferenceSession.create(path.join(exported, 'generator.onnx'));
+    expect(session.inputNames).toEqual(['z']);
+    const z = new ort.Tensor('float32', latentsForSeeds([1, 2], 100), [2, 100]);
+    const image = (await session.run({ z }))[manifest.generator.output]!;
+    expect(image.dims).toEqual([2, 28, 28, 1]);
+    await session.release();
+  });
+
+  it('refuses a latent code with --conditional, or of one category', async () => {
+    const base = ['scripts/train/cli.ts', '--out', path.join(dir, 'x')];
+    await expect(run(TSX, [...base, '--conditional', '--latent-code', '10'])).rejects.toThrow(
+      '--latent-code: a conditional model already has a class input',
+    );
+    await expect(run(TSX, [...base, '--latent-code', '1'])).rejects.toThrow(
+      '--latent-code: expected 0 (none) or at least 2 categories, got 1',
+    );
   });
 
   it('rejects a bad flag value naming the flag', async () => {

@@ -22,6 +22,7 @@ const EXPORTABLE = new Set([
   'Flatten',
   'Dropout',
   'Embedding',
+  'LatentCode',
   'Concatenate',
   'Multiply',
   'InputLayer',
@@ -41,7 +42,12 @@ const VARIANTS: (ModelOptions & { name: string })[] = [
   { name: 'dcgan conditional', arch: 'dcgan', latentDim: 100, numClasses: 10, width: 8 },
   { name: 'mlp', arch: 'mlp', latentDim: 100, numClasses: null, width: 32 },
   { name: 'mlp conditional', arch: 'mlp', latentDim: 16, numClasses: 10, width: 32 },
+  { name: 'dcgan latent code', arch: 'dcgan', latentDim: 100, numClasses: null, latentCode: 10, width: 8 },
+  { name: 'mlp latent code', arch: 'mlp', latentDim: 16, numClasses: null, latentCode: 4, width: 32 },
 ];
+
+/** Categories of D's second head, if any: ACGAN classes or InfoGAN code. */
+const heads = (opts: ModelOptions): number | null => opts.numClasses ?? opts.latentCode ?? null;
 
 function weightsOf(model: tfTypes.LayersModel): Float32Array[] {
   return model.getWeights().map((w) => w.dataSync() as Float32Array);
@@ -60,17 +66,18 @@ describe('buildGenerator / buildDiscriminator', () => {
       expect(Math.max(...v)).toBeLessThanOrEqual(1);
       expect(Math.min(...v)).toBeGreaterThanOrEqual(-1);
       const out = d.predict(images) as tfTypes.Tensor | tfTypes.Tensor[];
-      if (opts.numClasses) {
+      const categories = heads(opts);
+      if (categories) {
         const [validity, probs] = out as tfTypes.Tensor[];
         expect(validity!.shape).toEqual([3, 1]);
-        expect(probs!.shape).toEqual([3, 10]);
+        expect(probs!.shape).toEqual([3, categories]);
         expect(Array.from(tf.sum(probs!, -1).dataSync()).every((s) => Math.abs(s - 1) < 1e-5)).toBe(true);
       } else {
         expect((out as tfTypes.Tensor).shape).toEqual([3, 1]);
       }
     });
     expect(d.inputs).toHaveLength(1); // D never takes the label
-    expect(g.inputs).toHaveLength(opts.numClasses ? 2 : 1);
+    expect(g.inputs).toHaveLength(opts.numClasses ? 2 : 1); // a latent code is read from z: no second input
     for (const layer of [...g.layers, ...d.layers]) {
       expect(EXPORTABLE.has(layer.getClassName()), `${layer.name} is ${layer.getClassName()}`).toBe(true);
       if (layer.getClassName() === 'LeakyReLU') expect(layer.getConfig().alpha).toBe(0.2);
@@ -86,6 +93,8 @@ describe('trainStep', () => {
     { ...VARIANTS[1]!, loss: 'non-saturating', dSteps: 1 },
     { ...VARIANTS[2]!, loss: 'minimax', dSteps: 2 },
     { ...VARIANTS[3]!, loss: 'non-saturating', dSteps: 1 },
+    { ...VARIANTS[4]!, loss: 'non-saturating', dSteps: 1 },
+    { ...VARIANTS[5]!, loss: 'non-saturating', dSteps: 2 },
   ];
 
   it.each(cases)(
@@ -104,6 +113,8 @@ describe('trainStep', () => {
         dSteps: opts.dSteps,
         latentDim: opts.latentDim,
         numClasses: opts.numClasses,
+        latentCode: opts.latentCode ?? null,
+        infoWeight: 1,
       };
       const g0 = weightsOf(models.generator);
       const d0 = weightsOf(models.discriminator);
@@ -120,8 +131,10 @@ describe('trainStep', () => {
         expect(m.dReal).toBeLessThan(1);
         expect(m.dFake).toBeGreaterThan(0);
         expect(m.dFake).toBeLessThan(1);
-        if (opts.numClasses) expect(m.classAcc).not.toBeNull();
-        else expect(m.classAcc).toBeNull();
+        if (heads(opts)) {
+          expect(m.classAcc).toBeGreaterThanOrEqual(0);
+          expect(m.classAcc).toBeLessThanOrEqual(1);
+        } else expect(m.classAcc).toBeNull();
       }
       const changed = (a: Float32Array[], b: Float32Array[]) =>
         a.some((w, i) => w.some((v, j) => v !== b[i]![j]));
