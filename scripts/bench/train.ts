@@ -1,6 +1,7 @@
 /**
  * Training speed per architecture on the wasm backend: ms per GAN step (1 D update + 1 G update) at batch 64.
- * Run: `npm run bench:train [-- --steps 10 --batch-size 64 --width 64]`.
+ * Run: `npm run bench:train [-- --steps 10 --batch-size 64 --width 64 --conditional --latent-code 10]`
+ * (`--conditional` and `--latent-code` add the ACGAN and InfoGAN variants of each architecture).
  */
 import { parseArgs } from 'node:util';
 import { loadDataset } from '../data/datasets.ts';
@@ -16,6 +17,7 @@ const { values } = parseArgs({
     width: { type: 'string' },
     arch: { type: 'string' },
     conditional: { type: 'boolean', default: false },
+    'latent-code': { type: 'string' },
   },
 });
 
@@ -25,11 +27,15 @@ const batchSize = Number(values['batch-size']);
 const data = await loadDataset('mnist', 'train');
 const archs = values.arch ? [values.arch as (typeof ARCHITECTURES)[number]] : ARCHITECTURES;
 console.log(`backend ${tf.getBackend()}, batch ${batchSize}, ${steps} timed steps after 2 warm-up steps`);
+type Variant = { label: string; numClasses: number | null; latentCode: number | null };
+const variants: Variant[] = [{ label: '', numClasses: null, latentCode: null }];
+if (values.conditional) variants.push({ label: ' (conditional)', numClasses: 10, latentCode: null });
+const latentCode = values['latent-code'] ? Number(values['latent-code']) : null;
+if (latentCode) variants.push({ label: ` (InfoGAN code of ${latentCode})`, numClasses: null, latentCode });
 for (const arch of archs) {
-  for (const conditional of values.conditional ? [false, true] : [false]) {
-    const numClasses = conditional ? 10 : null;
+  for (const { label, numClasses, latentCode } of variants) {
     const width = values.width ? Number(values.width) : DEFAULT_WIDTH[arch];
-    const opts = { arch, latentDim: 100, numClasses, width };
+    const opts = { arch, latentDim: 100, numClasses, latentCode, width };
     const models = {
       generator: buildGenerator(opts),
       discriminator: buildDiscriminator(opts),
@@ -43,6 +49,8 @@ for (const arch of archs) {
       dSteps: 1,
       latentDim: 100,
       numClasses,
+      latentCode,
+      infoWeight: 1,
     };
     for (let i = 0; i < 2; i++) trainStep(models, cfg, sampler.stepInputs());
     const t0 = performance.now();
@@ -50,7 +58,7 @@ for (const arch of archs) {
     const ms = (performance.now() - t0) / steps;
     const params = models.generator.countParams() + models.discriminator.countParams();
     console.log(
-      `${arch}${conditional ? ' (conditional)' : ''} width ${width}: ${ms.toFixed(0)} ms/step, ` +
+      `${arch}${label} width ${width}: ${ms.toFixed(0)} ms/step, ` +
         `${((ms * sampler.stepsPerEpoch) / 60_000).toFixed(1)} min/epoch (${sampler.stepsPerEpoch} steps), ${params} params`,
     );
     models.generator.dispose();

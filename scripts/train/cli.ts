@@ -8,6 +8,7 @@
  *     [--label-smoothing 0.1] [--ema-decay 0.999] [--batch-size 64] [--width N] [--eval-every 1] [--eval-samples 2000]
  *     [--reference-samples 10000]
  *     [--classifier runs/<dataset>-classifier/checkpoint/classifier] [--steps-per-epoch N (smoke tests)]
+ *     [--init-from runs/<another run> (start from its weights, layer by layer by name)]
  */
 
 import { existsSync } from 'node:fs';
@@ -35,6 +36,7 @@ import {
 import { curvePng, gridPng, type Series } from './pictures.ts';
 import { GanSampler, seedMathRandom } from './sampler.ts';
 import { type GanLoss, LOSSES, type StepMetrics, trainStep } from './step.ts';
+import { copyMatchingWeights } from './warm-start.ts';
 
 const GRID_COLS = 10;
 const GRID_SEEDS = Array.from({ length: 100 }, (_, i) => i); // fixed seeds: the same latents every epoch
@@ -68,6 +70,8 @@ export type TrainConfig = {
   /** Cap on steps per epoch (smoke tests); null = one pass over the training set. */
   stepsPerEpoch: number | null;
   classifier: string | null;
+  /** A run whose checkpoint's weights a new run starts from (warm start), or null. */
+  initFrom: string | null;
   out: string;
   command: string;
 };
@@ -97,6 +101,7 @@ function parseConfig(argv: string[]): { cfg: TrainConfig; resume: boolean } {
       'eval-samples': { type: 'string', default: '2000' },
       'reference-samples': { type: 'string', default: '10000' },
       classifier: { type: 'string' },
+      'init-from': { type: 'string' },
       out: { type: 'string' },
       resume: { type: 'boolean', default: false },
       'steps-per-epoch': { type: 'string' },
@@ -151,6 +156,7 @@ function parseConfig(argv: string[]): { cfg: TrainConfig; resume: boolean } {
     classifier:
       values.classifier ??
       (existsSync(path.join(defaultClassifier, 'model.json')) ? defaultClassifier : null),
+    initFrom: values['init-from'] ?? null,
     out: values.out,
     command: commandLine('npm run train --', argv),
   };
@@ -237,6 +243,24 @@ async function main(): Promise<void> {
   } else {
     generator = buildGenerator(modelOpts);
     discriminator = buildDiscriminator(modelOpts);
+    if (cfg.initFrom) {
+      const source = path.join(cfg.initFrom, 'checkpoint');
+      if (!(await readState(source))) {
+        throw new Error(`--init-from: ${cfg.initFrom} holds no complete checkpoint (checkpoint/state.json)`);
+      }
+      for (const [model, dir] of [
+        [generator, 'generator'],
+        [discriminator, 'discriminator'],
+      ] as const) {
+        const from = await tf.loadLayersModel(fileLoadHandler(path.join(source, dir)));
+        const { copied, fresh } = copyMatchingWeights(model, from);
+        from.dispose();
+        console.log(
+          `${dir}: ${copied.length} layers from ${cfg.initFrom}` +
+            (fresh.length ? `, new: ${fresh.join(', ')}` : ''),
+        );
+      }
+    }
   }
   // The average continues from the checkpoint's, or starts as a copy of the generator (new run, or averaging
   // switched on when resuming).
