@@ -18,7 +18,7 @@ import {
   manifestSchema,
 } from '../../src/models/manifest.ts';
 import { fileLoadHandler } from '../tfjs/io.ts';
-import { AVERAGE_DIR } from '../train/checkpoint.ts';
+import { AVERAGE_DIR, readState } from '../train/checkpoint.ts';
 import '../train/latent-code.ts'; // registers the LatentCode layer, so InfoGAN checkpoints load
 import type { IOSpec } from './convert.ts';
 import {
@@ -40,6 +40,8 @@ const runConfigSchema = z.looseObject({
   /** Categories of an InfoGAN latent code read from z (null or absent: none). */
   latentCode: z.number().int().nullable().optional(),
   infoWeight: z.number().optional(),
+  /** The run this one was warm-started from (`--init-from`), whose command is part of the provenance. */
+  initFrom: z.string().nullable().optional(),
   numClasses: z.number().int().nullable().optional(),
   width: z.number().optional(),
   latentDim: z.number().int().optional(),
@@ -149,8 +151,31 @@ async function loadModel(dir: string): Promise<tf.LayersModel> {
   return tf.loadLayersModel(fileLoadHandler(dir));
 }
 
-function commandOf(config: RunConfig, options: ExportRunOptions): string {
-  return [config.command, options.exportCommand].filter((c): c is string => !!c).join(' && ') || 'unknown';
+function commandOf(config: RunConfig, options: ExportRunOptions, warmStart: string[] = []): string {
+  return (
+    [...warmStart, config.command, options.exportCommand].filter((c): c is string => !!c).join(' && ') ||
+    'unknown'
+  );
+}
+
+/** "warm-started from <run> (its checkpoint after epoch N)", or null for a run trained from scratch. */
+async function warmStartNote(config: RunConfig): Promise<string | null> {
+  if (!config.initFrom) return null;
+  const state = await readState(path.join(config.initFrom, 'checkpoint'));
+  return `warm-started from ${config.initFrom}${state ? ` (its checkpoint after epoch ${state.epoch})` : ''}`;
+}
+
+/** The training commands of the runs a run was warm-started from (`--init-from`), oldest first. */
+async function warmStartCommands(config: RunConfig): Promise<string[]> {
+  const chain: string[] = [];
+  let from = config.initFrom;
+  while (from) {
+    if (chain.length >= 10) throw new Error(`--init-from chain longer than 10 runs at ${from}`);
+    const source = await readRunConfig(from);
+    chain.unshift(source.command ?? `(training command of ${from} not recorded)`);
+    from = source.initFrom;
+  }
+  return chain;
 }
 
 function parityNote(exports: Record<string, CheckedExport>): string {
@@ -261,7 +286,7 @@ export async function exportGanRun(
     },
     numClasses,
     provenance: {
-      command: commandOf(config, options),
+      command: commandOf(config, options, await warmStartCommands(config)),
       trainer: `TensorFlow.js ${config.tfjs ?? tf.version.tfjs}${config.backend ? ` (${config.backend} backend)` : ''}`,
       ...(arch ? { architecture: arch } : {}),
       ...(await epochsOrEmpty(runDir, config)),
@@ -269,6 +294,7 @@ export async function exportGanRun(
       quality: await readRunQuality(runDir, options.quality),
       notes: [
         options.notes,
+        await warmStartNote(config),
         averaged
           ? `generator weights: exponential moving average (decay ${config.emaDecay ?? 'unknown'}) of the trained generator's`
           : null,

@@ -102,18 +102,29 @@ describe('npm run train', () => {
     expect((await readdir(path.join(out, 'samples'))).sort()).toEqual(['epoch-001.png', 'epoch-002.png']);
   });
 
-  it('trains an InfoGAN code model (no labels) whose export takes z alone', {
+  it('warm-starts an InfoGAN code model (no labels) from a plain run; its export takes z alone', {
     timeout: 300_000,
   }, async () => {
+    const plain = path.join(dir, 'plain');
+    const common = ['scripts/train/cli.ts', '--arch', 'dcgan', '--width', '4'];
+    await run(TSX, [
+      ...common,
+      '--batch-size',
+      '16',
+      '--steps-per-epoch',
+      '2',
+      '--epochs',
+      '1',
+      '--out',
+      plain,
+    ]);
     const out = path.join(dir, 'infogan');
     const { stdout } = await run(TSX, [
-      'scripts/train/cli.ts',
-      '--arch',
-      'dcgan',
+      ...common,
       '--latent-code',
       '4',
-      '--width',
-      '4',
+      '--init-from',
+      plain,
       '--batch-size',
       '16',
       '--steps-per-epoch',
@@ -130,6 +141,8 @@ describe('npm run train', () => {
       out,
     ]);
     expect(stdout).toContain('(InfoGAN code of 4)');
+    expect(stdout).toContain(`generator: 5 layers from ${plain}, new: label_embedding`);
+    expect(stdout).toContain(`discriminator: 3 layers from ${plain}, new: code_probs`);
     const config = JSON.parse(await readFile(path.join(out, 'config.json'), 'utf8'));
     expect(config).toMatchObject({ conditional: false, latentCode: 4, infoWeight: 1 });
     const first = JSON.parse((await readFile(path.join(out, 'metrics.jsonl'), 'utf8')).trim());
@@ -142,6 +155,12 @@ describe('npm run train', () => {
     expect(manifest.generator.labelInput).toBeNull();
     expect(manifest.numClasses).toBeNull();
     expect(manifest.provenance.architecture).toContain('InfoGAN: a 4-way code read from z');
+    // The provenance carries the source run's command first, and says where the weights started.
+    const commands = manifest.provenance.command.split(' && ');
+    expect(commands).toHaveLength(3);
+    expect(commands[0]).toContain(`--out ${plain}`);
+    expect(commands[1]).toContain(`--init-from ${plain}`);
+    expect(manifest.provenance.notes).toContain(`warm-started from ${plain} (its checkpoint after epoch 1)`);
     const session = await ort.InferenceSession.create(path.join(exported, 'generator.onnx'));
     expect(session.inputNames).toEqual(['z']);
     const z = new ort.Tensor('float32', latentsForSeeds([1, 2], 100), [2, 100]);
