@@ -388,6 +388,7 @@ async function main(): Promise<void> {
         numClasses,
         samples: cfg.evalSamples,
         reference,
+        latentCode: cfg.latentCode,
       });
       // With averaging, also judge the trained generator: the gap is what the average buys.
       if (average) {
@@ -396,12 +397,14 @@ async function main(): Promise<void> {
           numClasses,
           samples: cfg.evalSamples,
           reference,
+          latentCode: cfg.latentCode,
         });
         trainedEvaluation = {
           klToUniform: trained.klToUniform,
           meanConfidence: trained.meanConfidence,
           labelAgreement: trained.labelAgreement,
           frechetDistance: trained.frechetDistance,
+          ...(trained.codePurity !== undefined ? { codePurity: trained.codePurity } : {}),
         };
       }
     }
@@ -439,6 +442,7 @@ async function main(): Promise<void> {
           ? ` | modes ${e.modesCovered}/${NUM_CLASSES} KL ${e.klToUniform.toFixed(3)} conf ${e.meanConfidence.toFixed(3)}` +
             (e.labelAgreement !== null ? ` agree ${e.labelAgreement.toFixed(3)}` : '') +
             (e.frechetDistance !== null ? ` FD ${e.frechetDistance.toFixed(2)}` : '') +
+            (e.codePurity !== undefined ? ` code purity ${e.codePurity.toFixed(3)}` : '') +
             (average ? ' (average)' : '')
           : '') +
         (trainedEvaluation

@@ -9,6 +9,7 @@ import { fitGaussian, frechetDistance, type Gaussian } from '../../src/diagnosti
 import { latentsForSeeds } from '../../src/latent/random-state.ts';
 import { type Dataset, PIXELS, toSignedUnit } from '../data/datasets.ts';
 import { tf } from '../tfjs/backend.ts';
+import { codeOfRow } from './latent-code.ts';
 
 export type EpochEvaluation = {
   samples: number;
@@ -21,6 +22,11 @@ export type EpochEvaluation = {
   labelAgreement: number | null;
   /** Fréchet classifier distance (d²) to the real test set's features; null without reference statistics. */
   frechetDistance: number | null;
+  /**
+   * InfoGAN models: how far the unsupervised code found the classes, Σ over codes of the code's most frequent
+   * predicted class, ÷ N (1 when every code draws a single class). Absent for other models.
+   */
+  codePurity?: number;
 };
 
 export const MODE_SHARE = 0.02; // a class "is covered" with ≥ 2% of samples (uniform is 10%)
@@ -53,6 +59,21 @@ export function histogramStats(probs: Float32Array, n: number, k: number, reques
     meanConfidence: conf / n,
     labelAgreement: requested ? agree / n : null,
   };
+}
+
+/**
+ * Share of samples whose predicted class is their code's most frequent one.
+ * @param codes each sample's code in [0, categories); probs classifier probabilities float32 [N, k]
+ */
+export function codePurity(codes: Int32Array, probs: Float32Array, k: number, categories: number): number {
+  const n = codes.length;
+  const table = Array.from({ length: categories }, () => new Array<number>(k).fill(0));
+  for (let i = 0; i < n; i++) {
+    let best = 0;
+    for (let c = 1; c < k; c++) if (probs[i * k + c]! > probs[i * k + best]!) best = c;
+    table[codes[i]!]![best]!++;
+  }
+  return table.reduce((sum, row) => sum + Math.max(...row), 0) / n;
 }
 
 function splitOutputs(out: tfTypes.Tensor | tfTypes.Tensor[]): {
@@ -94,18 +115,31 @@ export function referenceGaussian(classifier: tfTypes.LayersModel, data: Dataset
 export function evaluateEpoch(
   generator: tfTypes.LayersModel,
   classifier: tfTypes.LayersModel,
-  opts: { latentDim: number; numClasses: number | null; samples: number; reference?: Gaussian | null },
+  opts: {
+    latentDim: number;
+    numClasses: number | null;
+    samples: number;
+    reference?: Gaussian | null;
+    /** Categories of the model's InfoGAN code, to measure its purity. */
+    latentCode?: number | null;
+  },
 ): EpochEvaluation {
   const k = (classifier.outputs[0]!.shape[1] as number) ?? 10;
   const d = classifier.outputs.length > 1 ? (classifier.outputs[1]!.shape[1] as number) : 0;
   const probs = new Float32Array(opts.samples * k);
   const features = new Float32Array(opts.samples * d);
   const requested = opts.numClasses === null ? null : new Int32Array(opts.samples);
+  const codes = opts.latentCode ? new Int32Array(opts.samples) : null;
   for (let start = 0; start < opts.samples; start += BATCH) {
     const n = Math.min(BATCH, opts.samples - start);
     const seeds = Array.from({ length: n }, (_, i) => EVAL_SEED_BASE + start + i);
     const p = tf.tidy(() => {
-      const z = tf.tensor2d(latentsForSeeds(seeds, opts.latentDim), [n, opts.latentDim]);
+      const latents = latentsForSeeds(seeds, opts.latentDim);
+      if (codes && opts.latentCode) {
+        for (let i = 0; i < n; i++)
+          codes[start + i] = codeOfRow(latents, i * opts.latentDim, opts.latentCode);
+      }
+      const z = tf.tensor2d(latents, [n, opts.latentDim]);
       let input: tfTypes.Tensor | tfTypes.Tensor[] = z;
       if (requested && opts.numClasses !== null) {
         const labels = seeds.map((_, i) => (start + i) % opts.numClasses!);
@@ -133,5 +167,6 @@ export function evaluateEpoch(
       opts.reference && d > 0
         ? frechetDistance(fitGaussian(features, opts.samples, d), opts.reference)
         : null,
+    ...(codes && opts.latentCode ? { codePurity: codePurity(codes, probs, k, opts.latentCode) } : {}),
   };
 }

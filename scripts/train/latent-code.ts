@@ -21,6 +21,13 @@ export function latentCodeOf(z: tfTypes.Tensor, categories: number): tfTypes.Ten
   });
 }
 
+/** The code of one latent held in `values` from `offset`: the index of the largest of its first `categories`. */
+export function codeOfRow(values: Float32Array, offset: number, categories: number): number {
+  let best = 0;
+  for (let j = 1; j < categories; j++) if (values[offset + j]! > values[offset + best]!) best = j;
+  return best;
+}
+
 /**
  * Gives row `row` of `latents` (float32 [rows, latentDim]) the code `code % categories` by swapping its largest code
  * entry into that position: a permutation of z's entries, so the row stays a draw from N(0, I).
@@ -33,8 +40,7 @@ export function setCode(
   code: number,
 ): void {
   const base = row * latentDim;
-  let best = 0;
-  for (let j = 1; j < categories; j++) if (latents[base + j]! > latents[base + best]!) best = j;
+  const best = codeOfRow(latents, base, categories);
   const target = base + (code % categories);
   const t = latents[target]!;
   latents[target] = latents[base + best]!;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { histogramStats } from '../../../scripts/train/evaluate.ts';
+import { codePurity, histogramStats } from '../../../scripts/train/evaluate.ts';
 
 /** One-hot-ish probabilities: sample i is class classes[i] with confidence conf. */
 function probs(classes: number[], conf = 0.9): Float32Array {
@@ -34,6 +34,14 @@ describe('histogramStats', () => {
   });
 });
 
+describe('codePurity', () => {
+  it('is 1 when each code draws one class, the majority share when codes mix classes', () => {
+    expect(codePurity(Int32Array.from([0, 0, 1, 1, 2]), probs([4, 4, 7, 7, 1]), 10, 3)).toBe(1);
+    // code 0 draws 4, 4, 9 (majority 2 of 3); code 1 draws 7 and 1 (1 of 2): 3 of 5.
+    expect(codePurity(Int32Array.from([0, 0, 0, 1, 1]), probs([4, 4, 9, 7, 1]), 10, 2)).toBeCloseTo(0.6, 12);
+  });
+});
+
 describe('evaluateEpoch with real models', () => {
   it('measures a tiny generator with a tiny classifier, Fréchet distance included', async () => {
     const { initTf, tf } = await import('../../../scripts/tfjs/backend.ts');
@@ -58,5 +66,19 @@ describe('evaluateEpoch with real models', () => {
     expect(e.meanConfidence).toBeGreaterThanOrEqual(0.1 - 1e-6);
     expect(e.labelAgreement).toBeGreaterThanOrEqual(0);
     expect(e.frechetDistance).toBeGreaterThan(0); // untrained noise is far from real digits
+    expect(e.codePurity).toBeUndefined();
+    // An InfoGAN code model: purity is at least 1/10 (Σ over codes of a max ≥ N ÷ 10 classes) and at most 1.
+    const coded = buildGenerator({ arch: 'mlp', latentDim: 8, numClasses: null, latentCode: 4, width: 8 });
+    const c = evaluateEpoch(coded, classifier, {
+      latentDim: 8,
+      numClasses: null,
+      samples: 300,
+      latentCode: 4,
+    });
+    expect(c.codePurity).toBeGreaterThanOrEqual(0.1);
+    expect(c.codePurity).toBeLessThanOrEqual(1);
+    expect(c.labelAgreement).toBeNull();
+    generator.dispose();
+    coded.dispose();
   }, 180_000);
 });
