@@ -83,6 +83,62 @@ export function headClasses(hist: ClassHistogram, share = HEAD_SHARE): { classes
   return { classes: sorted.length, share: sum };
 }
 
+/** Classifier confidence below which a sample counts as unclear in {@link unclearSamples}. */
+export const UNCLEAR_CONFIDENCE = 0.9;
+
+export interface UnclearSamples {
+  threshold: number;
+  /** Share of samples whose top probability is below `threshold`. */
+  share: number;
+  /** Mean of top + second probability over those samples: near 1 when they are blends of two classes. */
+  meanTopTwo: number;
+  /** Their most frequent (top, second) class pairs, unordered, commonest first (at most `maxPairs`). */
+  pairs: Array<{ classes: [number, number]; share: number }>;
+}
+
+/**
+ * What the classifier's unsure samples are: blends of two classes (top two probabilities sum near 1) or no class
+ * at all, and which pairs of classes they mix. Shares are of all n samples.
+ * @param probs float32 [n, k], rows summing to 1
+ */
+export function unclearSamples(
+  probs: Float32Array,
+  n: number,
+  k: number,
+  threshold = UNCLEAR_CONFIDENCE,
+  maxPairs = 5,
+): UnclearSamples {
+  if (probs.length !== n * k) throw new RangeError(`expected ${n}x${k} probabilities, got ${probs.length}`);
+  let count = 0;
+  let topTwo = 0;
+  const pairs = new Map<number, number>();
+  for (let i = 0; i < n; i++) {
+    let a = 0;
+    let b = -1;
+    for (let c = 1; c < k; c++) {
+      const p = probs[i * k + c]!;
+      if (p > probs[i * k + a]!) {
+        b = a;
+        a = c;
+      } else if (b < 0 || p > probs[i * k + b]!) b = c;
+    }
+    if (probs[i * k + a]! >= threshold) continue;
+    count++;
+    topTwo += probs[i * k + a]! + (b >= 0 ? probs[i * k + b]! : 0);
+    const key = Math.min(a, b) * k + Math.max(a, b);
+    pairs.set(key, (pairs.get(key) ?? 0) + 1);
+  }
+  return {
+    threshold,
+    share: n === 0 ? 0 : count / n,
+    meanTopTwo: count === 0 ? 0 : topTwo / count,
+    pairs: [...pairs]
+      .sort((x, y) => y[1] - x[1] || x[0] - y[0])
+      .slice(0, maxPairs)
+      .map(([key, c]) => ({ classes: [Math.floor(key / k), key % k] as [number, number], share: c / n })),
+  };
+}
+
 /**
  * Mean of each row's largest probability.
  * @param probs float32 [n, k], rows summing to 1

@@ -26,6 +26,8 @@ import {
   predictedClasses,
   rocAuc,
   softmaxRows,
+  type UnclearSamples,
+  unclearSamples,
   type Verdict,
   verdict,
 } from './metrics.ts';
@@ -78,6 +80,8 @@ export interface DiagnosticsReport {
   modesCovered: number;
   klToUniform: number;
   meanConfidence: number;
+  /** Samples the classifier is unsure of (top probability below 0.9): how many, and which classes they blend. */
+  unclear: UnclearSamples;
   labelAgreement: {
     overall: number;
     perLabel: Array<{ label: number; samples: number; agreement: number }>;
@@ -336,6 +340,7 @@ export async function runDiagnostics(
     modesCovered: covered,
     klToUniform: kl,
     meanConfidence: meanConfidence(probs, samples, k),
+    unclear: unclearSamples(probs, samples, k),
     labelAgreement: agreement,
     frechetDistance: frechet,
     precision: pr?.precision ?? null,

@@ -107,6 +107,25 @@ export const diagnosticsReportSchema = z
     modesCovered: z.number().describe(`Classes holding at least ${MODE_SHARE * 100}% of samples`),
     klToUniform: z.number().describe('KL(histogram ‖ uniform), nats: 0 balanced, ln(classes) for one class'),
     meanConfidence: z.number().describe("Mean of the classifier's top probability"),
+    unclear: z
+      .object({
+        threshold: z.number().describe('Top probability below which a sample counts as unclear'),
+        share: z.number().describe('Share of all samples that are unclear'),
+        meanTopTwo: z
+          .number()
+          .describe(
+            'Mean top + second probability of the unclear samples: near 1 when they blend two classes',
+          ),
+        pairs: z
+          .array(
+            z.object({
+              classes: z.tuple([z.number(), z.number()]).describe('Class indices, smaller first'),
+              share: z.number().describe('Share of all samples'),
+            }),
+          )
+          .describe('The commonest pairs of classes the unclear samples blend (top two), at most 5'),
+      })
+      .describe('Samples the classifier is unsure of, and which classes they mix'),
     labelAgreement: z
       .object({
         overall: z.number(),

@@ -18,6 +18,7 @@ import {
   rocAuc,
   softmaxRows,
   sqrtPsd,
+  unclearSamples,
   verdict,
 } from '../../../src/diagnostics/metrics.ts';
 import { RandomState } from '../../../src/latent/random-state.ts';
@@ -44,6 +45,33 @@ describe('class histogram, modes, KL', () => {
     expect(klToUniform(classHistogram([0, 1, 0, 1], 10))).toBeCloseTo(Math.log(5), 12);
     const classes = [...new Array(99).fill(0), 1]; // class 1 holds 1%
     expect(modesCovered(classHistogram(classes, 10))).toBe(1);
+  });
+
+  it('unclear samples: share below the threshold, how much the top two hold, the blended pairs', () => {
+    // 5 samples over 4 classes: two clear, two 1/3 blends, one spread over everything.
+    const probs = Float32Array.of(
+      ...[0.95, 0.05, 0, 0],
+      ...[0, 0.55, 0, 0.45],
+      ...[0, 0.4, 0, 0.6],
+      ...[0.25, 0.25, 0.3, 0.2],
+      ...[0, 0, 1, 0],
+    );
+    const u = unclearSamples(probs, 5, 4);
+    expect(u.threshold).toBe(0.9);
+    expect(u.share).toBeCloseTo(3 / 5, 12);
+    expect(u.meanTopTwo).toBeCloseTo((1 + 1 + 0.55) / 3, 6);
+    expect(u.pairs).toEqual([
+      { classes: [1, 3], share: 2 / 5 },
+      { classes: [0, 2], share: expect.closeTo(1 / 5, 12) }, // top 2 (0.3), second 0 (0.25, the first of the ties)
+    ]);
+    expect(unclearSamples(probs, 5, 4, 0.5).share).toBeCloseTo(1 / 5, 12); // only the spread-out one
+    expect(unclearSamples(new Float32Array(0), 0, 4)).toEqual({
+      threshold: 0.9,
+      share: 0,
+      meanTopTwo: 0,
+      pairs: [],
+    });
+    expect(() => unclearSamples(probs, 4, 4)).toThrow('expected 4x4 probabilities, got 20');
   });
 
   it('rejects class ids out of range', () => {

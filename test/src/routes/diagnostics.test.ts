@@ -75,6 +75,17 @@ describe('diagnostics without reference statistics', () => {
     expect(a.modesCovered).toBeGreaterThan(1);
     expect(a.klToUniform).toBeLessThan(Math.log(10) - 0.5);
     expect(a.labelAgreement).toBeNull();
+    // Unclear samples: a share of all, pairs (smaller class first) no larger than it in total.
+    expect(a.unclear.threshold).toBe(0.9);
+    expect(a.unclear.share).toBeGreaterThanOrEqual(0);
+    expect(a.unclear.share).toBeLessThanOrEqual(1);
+    const pairShares = a.unclear.pairs.map((p: { classes: [number, number]; share: number }) => {
+      expect(p.classes[0]).toBeLessThan(p.classes[1]);
+      return p.share;
+    });
+    expect(pairShares.reduce((x: number, y: number) => x + y, 0)).toBeLessThanOrEqual(
+      a.unclear.share + 1e-12,
+    );
   });
 
   it('truncation: the same seeds pulled toward the mean give their own report, cached apart', async () => {
