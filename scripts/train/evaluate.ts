@@ -5,7 +5,12 @@
  * src/diagnostics/metrics.ts). Further diagnostics (precision/recall, D's AUC) plug in at `evaluateEpoch`.
  */
 import type * as tfTypes from '@tensorflow/tfjs';
-import { fitGaussian, frechetDistance, type Gaussian } from '../../src/diagnostics/metrics.ts';
+import {
+  fitGaussian,
+  frechetDistance,
+  type Gaussian,
+  predictedClasses,
+} from '../../src/diagnostics/metrics.ts';
 import { latentsForSeeds } from '../../src/latent/random-state.ts';
 import { type Dataset, PIXELS, toSignedUnit } from '../data/datasets.ts';
 import { tf } from '../tfjs/backend.ts';
@@ -67,12 +72,9 @@ export function histogramStats(probs: Float32Array, n: number, k: number, reques
  */
 export function codePurity(codes: Int32Array, probs: Float32Array, k: number, categories: number): number {
   const n = codes.length;
+  const predicted = predictedClasses(probs, n, k);
   const table = Array.from({ length: categories }, () => new Array<number>(k).fill(0));
-  for (let i = 0; i < n; i++) {
-    let best = 0;
-    for (let c = 1; c < k; c++) if (probs[i * k + c]! > probs[i * k + best]!) best = c;
-    table[codes[i]!]![best]!++;
-  }
+  for (let i = 0; i < n; i++) table[codes[i]!]![predicted[i]!]!++;
   return table.reduce((sum, row) => sum + Math.max(...row), 0) / n;
 }
 

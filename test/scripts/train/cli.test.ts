@@ -29,6 +29,20 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
+/** Flags that keep a test run to a few tiny steps with a quick per-epoch evaluation. */
+const tinyRun = () => [
+  '--batch-size',
+  '16',
+  '--steps-per-epoch',
+  '3',
+  '--eval-samples',
+  '50',
+  '--reference-samples',
+  '100',
+  '--classifier',
+  path.join(dir, 'classifier'),
+];
+
 describe('npm run train', () => {
   it('writes samples, metrics, curve, config and checkpoint, and resumes', { timeout: 300_000 }, async () => {
     const out = path.join(dir, 'run');
@@ -41,16 +55,7 @@ describe('npm run train', () => {
       '--conditional',
       '--width',
       '4',
-      '--batch-size',
-      '16',
-      '--steps-per-epoch',
-      '3',
-      '--eval-samples',
-      '50',
-      '--reference-samples',
-      '100',
-      '--classifier',
-      path.join(dir, 'classifier'),
+      ...tinyRun(),
       '--seed',
       '5',
       '--out',
@@ -107,17 +112,7 @@ describe('npm run train', () => {
   }, async () => {
     const plain = path.join(dir, 'plain');
     const common = ['scripts/train/cli.ts', '--arch', 'dcgan', '--width', '4'];
-    await run(TSX, [
-      ...common,
-      '--batch-size',
-      '16',
-      '--steps-per-epoch',
-      '2',
-      '--epochs',
-      '1',
-      '--out',
-      plain,
-    ]);
+    await run(TSX, [...common, ...tinyRun(), '--epochs', '1', '--out', plain]);
     const out = path.join(dir, 'infogan');
     const { stdout } = await run(TSX, [
       ...common,
@@ -125,16 +120,7 @@ describe('npm run train', () => {
       '4',
       '--init-from',
       plain,
-      '--batch-size',
-      '16',
-      '--steps-per-epoch',
-      '3',
-      '--eval-samples',
-      '50',
-      '--reference-samples',
-      '100',
-      '--classifier',
-      path.join(dir, 'classifier'),
+      ...tinyRun(),
       '--epochs',
       '1',
       '--out',
