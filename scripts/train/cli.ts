@@ -3,7 +3,7 @@
  * watch the adversarial game: per-epoch sample grids, metrics (JSONL + CSV), a loss-curve PNG and checkpoints.
  *
  *   npm run train -- --dataset mnist --arch dcgan --epochs 5 --out runs/mnist-dcgan [--conditional | --latent-code 10
- *     [--info-weight 1]] [--seed 1]
+ *     [--info-weight 1] [--code-labels]] [--seed 1]
  *     [--resume] [--loss non-saturating|minimax] [--lr-d 2e-4] [--lr-g 2e-4] [--d-steps 1]
  *     [--label-smoothing 0.1] [--ema-decay 0.999] [--batch-size 64] [--width N] [--eval-every 1] [--eval-samples 2000]
  *     [--reference-samples 10000]
@@ -50,6 +50,8 @@ export type TrainConfig = {
   latentCode: number | null;
   /** λ of the InfoGAN mutual-information term. */
   infoWeight: number;
+  /** Supervise the code with the dataset's labels on real images (semi-supervised InfoGAN; G still takes z alone). */
+  codeLabels: boolean;
   width: number;
   epochs: number;
   batchSize: number;
@@ -85,6 +87,7 @@ function parseConfig(argv: string[]): { cfg: TrainConfig; resume: boolean } {
       conditional: { type: 'boolean', default: false },
       'latent-code': { type: 'string', default: '0' },
       'info-weight': { type: 'string', default: '1' },
+      'code-labels': { type: 'boolean', default: false },
       width: { type: 'string' },
       epochs: { type: 'string', default: '5' },
       'batch-size': { type: 'string', default: '64' },
@@ -130,6 +133,11 @@ function parseConfig(argv: string[]): { cfg: TrainConfig; resume: boolean } {
   if (latentCode > 0 && values.conditional) {
     throw new Error('--latent-code: a conditional model already has a class input; use one or the other');
   }
+  if (values['code-labels'] && latentCode !== NUM_CLASSES) {
+    throw new Error(
+      `--code-labels: needs --latent-code ${NUM_CLASSES} (one code per class), got ${latentCode}`,
+    );
+  }
   const defaultClassifier = path.join('runs', `${dataset}-classifier`, 'checkpoint', 'classifier');
   const cfg: TrainConfig = {
     dataset,
@@ -137,6 +145,7 @@ function parseConfig(argv: string[]): { cfg: TrainConfig; resume: boolean } {
     conditional: values.conditional!,
     latentCode: latentCode > 0 ? latentCode : null,
     infoWeight: num('info-weight', 0, 100),
+    codeLabels: values['code-labels']!,
     width: values.width ? num('width', 1, 1024, true) : DEFAULT_WIDTH[arch],
     epochs: num('epochs', 1, 10_000, true),
     batchSize: num('batch-size', 1, 4096, true),
@@ -229,7 +238,16 @@ async function main(): Promise<void> {
   if (resume && (await readState(ckptDir))) {
     const saved = JSON.parse(await readFile(path.join(cfg.out, 'config.json'), 'utf8')) as TrainConfig;
     saved.latentCode ??= null; // runs from before latent codes existed
-    for (const key of ['dataset', 'arch', 'conditional', 'latentCode', 'width', 'latentDim'] as const) {
+    saved.codeLabels ??= false;
+    for (const key of [
+      'dataset',
+      'arch',
+      'conditional',
+      'latentCode',
+      'codeLabels',
+      'width',
+      'latentDim',
+    ] as const) {
       if (saved[key] !== cfg[key])
         throw new Error(`--resume: ${key} is ${cfg[key]}, the checkpoint has ${saved[key]}`);
     }
@@ -310,6 +328,7 @@ async function main(): Promise<void> {
     numClasses,
     latentCode: cfg.latentCode,
     infoWeight: cfg.infoWeight,
+    codeLabels: cfg.codeLabels,
   };
   const models = { generator, discriminator, dOptimizer, gOptimizer };
   const stepsCsv = path.join(cfg.out, 'steps.csv');
@@ -328,7 +347,14 @@ async function main(): Promise<void> {
     const t0 = performance.now();
     const es = epochSeed(cfg.seed, epoch);
     seedMathRandom(es);
-    const sampler = new GanSampler(data, cfg.batchSize, cfg.latentDim, numClasses, es);
+    const sampler = new GanSampler(
+      data,
+      cfg.batchSize,
+      cfg.latentDim,
+      numClasses,
+      es,
+      numClasses !== null || cfg.codeLabels,
+    );
     const total = Math.min(
       Math.floor(sampler.stepsPerEpoch / cfg.dSteps),
       cfg.stepsPerEpoch ?? Number.POSITIVE_INFINITY,
@@ -457,7 +483,8 @@ async function main(): Promise<void> {
 
 function variantOf(cfg: TrainConfig): string {
   if (cfg.conditional) return ' (conditional)';
-  return cfg.latentCode !== null ? ` (InfoGAN code of ${cfg.latentCode})` : '';
+  if (cfg.latentCode === null) return '';
+  return ` (InfoGAN code of ${cfg.latentCode}${cfg.codeLabels ? ', supervised by labels' : ''})`;
 }
 
 async function writeCurve(cfg: TrainConfig, stepsCsv: string): Promise<void> {

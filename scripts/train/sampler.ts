@@ -21,6 +21,8 @@ export class GanSampler {
     readonly latentDim: number,
     readonly numClasses: number | null,
     seed: number,
+    /** Return the real images' labels (conditional runs, or a code supervised by labels). */
+    private readonly realLabels = numClasses !== null,
   ) {
     if (data.count < batchSize) throw new Error(`expected at least ${batchSize} images, got ${data.count}`);
     this.images = toSignedUnit(data.images);
@@ -64,7 +66,7 @@ export class GanSampler {
     }
     return {
       images: tf.tensor4d(x, [b, 28, 28, 1]),
-      labels: this.numClasses === null ? null : tf.tensor2d(y, [b, 1]),
+      labels: this.realLabels ? tf.tensor2d(y, [b, 1]) : null,
     };
   }
 

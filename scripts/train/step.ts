@@ -7,7 +7,9 @@
  * - G, `minimax`: minimise log(1 − D(G(z))) = −BCE(D(G(z)), 0): the game's value, which saturates while D wins.
  * - conditional (ACGAN): both add the auxiliary classifier's cross-entropy on the class output.
  * - latent code (InfoGAN): both add `infoWeight` × the cross-entropy of D's code head Q on the fakes' codes (the
- *   lower bound on the mutual information between the code and G(z)); real images carry no code and add nothing.
+ *   lower bound on the mutual information between the code and G(z)); real images carry no code and add nothing,
+ *   unless `codeLabels` (semi-supervised InfoGAN, Spurr et al. 2017): then D also adds λ × Q's cross-entropy on the
+ *   real images' dataset labels, so code k comes to mean class k while G still takes z alone.
  */
 import type * as tfTypes from '@tensorflow/tfjs';
 import { tf } from '../tfjs/backend.ts';
@@ -28,11 +30,14 @@ export type StepConfig = {
   latentCode?: number | null;
   /** λ of the InfoGAN term (Chen et al. use 1 for a categorical code). */
   infoWeight?: number;
+  /** Supervise the code head with real images' labels (needs labels from `realBatch` and K = the class count). */
+  codeLabels?: boolean;
 };
 
 /** What the step needs from outside: batches of real data and latent/label draws (so runs are seedable). */
 export type StepInputs = {
-  /** Real images float32 [B, 28, 28, 1] in [−1, 1] (one per D step) and, if conditional, labels float32 [B, 1]. */
+  /** Real images float32 [B, 28, 28, 1] in [−1, 1] (one per D step) and, if conditional or `codeLabels`, labels
+   * float32 [B, 1]. */
   realBatch: () => { images: tfTypes.Tensor4D; labels: tfTypes.Tensor2D | null };
   /** z float32 [B, latentDim] and, if conditional, sampled labels float32 [B, 1]. */
   noise: (batch: number) => { z: tfTypes.Tensor2D; labels: tfTypes.Tensor2D | null };
@@ -134,6 +139,8 @@ export function trainStep(models: GanModels, cfg: StepConfig, inputs: StepInputs
           } else if (code && f.probs) {
             kept.probs = tf.keep(f.probs);
             loss = tf.add(loss, infoTerm(f.probs, code, cfg));
+            if (cfg.codeLabels && r.probs && real.labels)
+              loss = tf.add(loss, infoTerm(r.probs, real.labels, cfg));
           }
           return loss as tfTypes.Scalar;
         },

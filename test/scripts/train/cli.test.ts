@@ -155,13 +155,16 @@ describe('npm run train', () => {
     await session.release();
   });
 
-  it('refuses a latent code with --conditional, or of one category', async () => {
+  it('refuses a latent code with --conditional, of one category, or labels on a code of another size', async () => {
     const base = ['scripts/train/cli.ts', '--out', path.join(dir, 'x')];
     await expect(run(TSX, [...base, '--conditional', '--latent-code', '10'])).rejects.toThrow(
       '--latent-code: a conditional model already has a class input',
     );
     await expect(run(TSX, [...base, '--latent-code', '1'])).rejects.toThrow(
       '--latent-code: expected 0 (none) or at least 2 categories, got 1',
+    );
+    await expect(run(TSX, [...base, '--latent-code', '4', '--code-labels'])).rejects.toThrow(
+      '--code-labels: needs --latent-code 10 (one code per class), got 4',
     );
   });
 

@@ -7,7 +7,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { firstImages, loadDataset } from '../../../scripts/data/datasets.ts';
 import { initTf, tf } from '../../../scripts/tfjs/backend.ts';
 import { buildDiscriminator, buildGenerator, type ModelOptions } from '../../../scripts/train/models.ts';
-import { GanSampler } from '../../../scripts/train/sampler.ts';
+import { GanSampler, seedMathRandom } from '../../../scripts/train/sampler.ts';
 import { type GanLoss, trainStep } from '../../../scripts/train/step.ts';
 
 const EXPORTABLE = new Set([
@@ -146,4 +146,52 @@ describe('trainStep', () => {
       models.gOptimizer.dispose();
     },
   );
+});
+
+describe('trainStep with a latent code supervised by labels (--code-labels)', () => {
+  const opts = VARIANTS[4]!; // dcgan, latent code of 10
+  /** D's loss in the first step from the same initial weights and batches; a second step checks for leaks. */
+  const firstDLoss = (codeLabels: boolean): number => {
+    seedMathRandom(3);
+    const models = {
+      generator: buildGenerator(opts),
+      discriminator: buildDiscriminator(opts),
+      dOptimizer: tf.train.adam(2e-4, 0.5),
+      gOptimizer: tf.train.adam(2e-4, 0.5),
+    };
+    const sampler = new GanSampler(data, 32, opts.latentDim, null, 7, codeLabels);
+    const cfg = {
+      loss: 'non-saturating' as const,
+      labelSmoothing: 0.1,
+      dSteps: 1,
+      latentDim: opts.latentDim,
+      numClasses: null,
+      latentCode: 10,
+      infoWeight: 1,
+      codeLabels,
+    };
+    const first = trainStep(models, cfg, sampler.stepInputs());
+    const before = tf.memory().numTensors;
+    const second = trainStep(models, cfg, sampler.stepInputs());
+    expect(tf.memory().numTensors).toBe(before);
+    expect(Number.isFinite(second.dLoss) && Number.isFinite(second.gLoss)).toBe(true);
+    for (const m of [models.generator, models.discriminator]) m.dispose();
+    models.dOptimizer.dispose();
+    models.gOptimizer.dispose();
+    return first.dLoss;
+  };
+
+  it('gives real batches their labels only when asked (the same draws as a conditional run)', () => {
+    const asked = new GanSampler(data, 8, 100, null, 1, true).realBatch();
+    const conditional = new GanSampler(data, 8, 100, 10, 1).realBatch();
+    const plain = new GanSampler(data, 8, 100, null, 1).realBatch();
+    expect(Array.from(asked.labels!.dataSync())).toEqual(Array.from(conditional.labels!.dataSync()));
+    expect(plain.labels).toBeNull();
+    tf.dispose([asked.images, asked.labels!, conditional.images, conditional.labels!, plain.images]);
+  });
+
+  it("adds Q's cross-entropy on the real images' labels to D's loss (about ln 10 while Q is untrained)", () => {
+    const added = firstDLoss(true) - firstDLoss(false);
+    expect(Math.abs(added - Math.log(10))).toBeLessThan(0.5);
+  });
 });
