@@ -5,6 +5,7 @@
  */
 import * as ort from 'onnxruntime-node';
 import type { ExecutionProvider } from '../config.ts';
+import type { Isolation } from './worker-handle.ts';
 
 export interface CreatedSession {
   session: ort.InferenceSession;
@@ -22,9 +23,13 @@ export class SessionLoadError extends Error {
   }
 }
 
+const FAILED_CHECK = ' was false. ';
+
+/** The error's first line; onnxruntime's start with a source location and the failed check, which are dropped. */
 function shortReason(err: unknown): string {
-  const msg = err instanceof Error ? err.message : String(err);
-  return msg.split('\n')[0]!.slice(0, 300);
+  const msg = (err instanceof Error ? err.message : String(err)).split('\n')[0]!;
+  const at = msg.lastIndexOf(FAILED_CHECK);
+  return (at >= 0 ? msg.slice(at + FAILED_CHECK.length) : msg).slice(0, 300);
 }
 
 /** How each session uses the CPU: its intra-op thread count (0 = onnxruntime's choice) and whether they spin. */
@@ -65,4 +70,27 @@ export async function createSession(
   }
   const reasons = skipped.map((s) => `${s.provider}: ${s.reason}`).join('; ');
   throw new SessionLoadError(`no execution provider could load it (${reasons})`, skipped);
+}
+
+/**
+ * The worker isolation these providers can run under. Measured on an NVIDIA H200 (onnxruntime-node 1.30, WebGPU
+ * through Vulkan, docs/benchmarks-providers.md): with WebGPU sessions in two or four worker threads of one process
+ * the process died of a segmentation fault while loading them; one worker thread, and four workers as child
+ * processes, loaded and served. So with WebGPU in the list and more than one worker, workers run as processes, and
+ * `reason` says so for the log.
+ */
+export function isolationFor(
+  providers: readonly ExecutionProvider[],
+  workers: number,
+  requested: Isolation,
+): { isolation: Isolation; reason: string | null } {
+  if (requested === 'thread' && workers > 1 && providers.includes('webgpu')) {
+    return {
+      isolation: 'process',
+      reason:
+        `GAN_WORKER_ISOLATION=thread with ${workers} workers and the webgpu provider: running the workers as ` +
+        'processes instead (WebGPU sessions in several worker threads of one process crash onnxruntime-node)',
+    };
+  }
+  return { isolation: requested, reason: null };
 }

@@ -16,6 +16,7 @@ import {
   scanModels,
 } from '../models/repository.ts';
 import type { NetworkKey, SessionInfo, SessionSpec, TensorData, TensorType } from './protocol.ts';
+import { isolationFor } from './providers.ts';
 import { type NetworkRequest, type NetworkResult, Scheduler } from './scheduler.ts';
 import { WorkerPool } from './worker-pool.ts';
 
@@ -150,6 +151,12 @@ export class ModelRuntime {
     for (const c of this.classifiers.values())
       specs.push({ key: networkKey(c.name, 'classifier'), file: c.network.file });
 
+    const { isolation, reason } = isolationFor(
+      this.config.GAN_EXECUTION_PROVIDERS,
+      this.config.GAN_WORKERS,
+      this.config.GAN_WORKER_ISOLATION,
+    );
+    if (reason) this.log.warn(reason);
     const pool = new WorkerPool({
       size: this.config.GAN_WORKERS,
       providers: this.config.GAN_EXECUTION_PROVIDERS,
@@ -157,7 +164,7 @@ export class ModelRuntime {
         intraOpThreads: this.config.GAN_INTRA_OP_THREADS,
         spinning: this.config.GAN_INTRA_OP_SPINNING,
       },
-      isolation: this.config.GAN_WORKER_ISOLATION,
+      isolation,
       log: this.log,
     });
     this.pool = pool;

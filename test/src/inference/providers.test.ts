@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
-import { createSession, SessionLoadError } from '../../../src/inference/providers.ts';
+import { createSession, isolationFor, SessionLoadError } from '../../../src/inference/providers.ts';
 import { RandomState } from '../../../src/latent/random-state.ts';
 
 const GENERATOR = 'models/mnist-dcgan/generator.onnx';
@@ -34,6 +34,7 @@ describe('createSession: execution-provider fallback', () => {
         expect(tried.provider).toBe('cpu');
         expect(tried.skipped.map((s) => s.provider)).toEqual(['webgpu']);
         expect(tried.skipped[0]!.reason).toMatch(/adapter|webgpu/i);
+        expect(tried.skipped[0]!.reason).not.toMatch(/onnxruntime_src|was false/); // the message, not the check
         expect(Array.from(images)).toEqual(Array.from(reference));
       }
     } finally {
@@ -50,5 +51,19 @@ describe('createSession: execution-provider fallback', () => {
     const e = err as SessionLoadError;
     expect(e.skipped.map((s) => s.provider)).toEqual(['webgpu', 'cpu']);
     expect(e.message).toMatch(/no execution provider could load it \(webgpu: .+; cpu: .+\)/);
+  });
+});
+
+describe('isolationFor: WebGPU in several worker threads crashed the process on a GPU machine', () => {
+  it('runs several workers as processes when webgpu is in the list, and says why', () => {
+    const moved = isolationFor(['webgpu', 'cpu'], 4, 'thread');
+    expect(moved.isolation).toBe('process');
+    expect(moved.reason).toMatch(/4 workers.*webgpu.*processes/);
+  });
+
+  it('leaves every other combination as asked', () => {
+    expect(isolationFor(['webgpu', 'cpu'], 1, 'thread')).toEqual({ isolation: 'thread', reason: null });
+    expect(isolationFor(['webgpu', 'cpu'], 4, 'process')).toEqual({ isolation: 'process', reason: null });
+    expect(isolationFor(['cuda', 'cpu'], 4, 'thread')).toEqual({ isolation: 'thread', reason: null });
   });
 });

@@ -126,6 +126,34 @@ describe('ModelRuntime start-up', () => {
     expect(m.generator.skipped[0]!.reason.length).toBeGreaterThan(0);
   });
 
+  it('with webgpu listed and two workers, runs them as processes, says so, and serves (CPU fallback here)', async () => {
+    const lines: string[] = [];
+    const logger = Fastify({
+      logger: { level: 'warn', stream: { write: (l: string) => void lines.push(l) } },
+    }).log;
+    const config = testConfig({
+      GAN_MODELS_DIR: await dirWith({}),
+      GAN_INTRA_OP_THREADS: '1',
+      GAN_EXECUTION_PROVIDERS: 'webgpu,cpu',
+      GAN_WORKERS: '2',
+    });
+    const rt = new ModelRuntime(config, logger, new Metrics());
+    cleanup.push(() => rt.close());
+    await rt.scan();
+    await rt.start();
+    expect(rt.ready).toBe(true);
+    expect(lines.some((l) => /running the workers as processes/.test(l))).toBe(true);
+    const out = await rt.run({
+      key: 'tiny/generator',
+      model: 'tiny',
+      network: 'generator',
+      rows: 2,
+      inputs: { z: { type: 'float32', data: new Float32Array(32), rowDims: [16] } },
+      outputs: ['image'],
+    });
+    expect(out.outputs.image!.dims).toEqual([2, 28, 28, 1]);
+  });
+
   it('honours GAN_DEFAULT_MODEL and rejects an unknown one', async () => {
     const dir = await dirWith({}, { conditional: true });
     const rt = await runtimeFor(dir, { GAN_DEFAULT_MODEL: 'tiny-conditional' });
