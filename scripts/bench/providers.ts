@@ -1,0 +1,323 @@
+/**
+ * Execution providers compared (`npm run bench:providers`), for a GPU machine or any other.
+ *   1. Every shipped model's generator and discriminator, loaded alone on each provider as the service loads it:
+ *      output against the CPU provider's on the same 256 seeded inputs (max |Δ|) and images/s per batch size
+ *      (median of timed runs). A provider that cannot load is reported with its reason and skipped; the service
+ *      falls back the same way, to the next provider of GAN_EXECUTION_PROVIDERS.
+ *   2. With --http (after `npm run build`): the built service (`node dist/server.js`) started once on the CPU and
+ *      once on `<provider>,cpu`: the provider /v1/models reports, whether POST /generate's PNG is byte-identical to
+ *      the CPU server's for the same seeds, and /generate requests/s at 64 connections (count 1, and count 64 grids).
+ * Writes <out>.json and <out>.md.
+ *
+ *   npm run bench:providers -- [--providers webgpu] [--batches 1,64,256,1024,4096] [--seconds 2] [--http]
+ *                              [--models-dir models] [--out docs/benchmarks-providers]
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import * as ort from 'onnxruntime-node';
+import { EXECUTION_PROVIDERS, type ExecutionProvider } from '../../src/config.ts';
+import { createSession, SessionLoadError } from '../../src/inference/providers.ts';
+import { RandomState } from '../../src/latent/random-state.ts';
+import { imageRowDims, type Manifest, manifestSchema } from '../../src/models/manifest.ts';
+import { freePort } from '../../test/helpers/process.ts';
+import { commandLine } from '../command-line.ts';
+import { writeReportMarkdown } from '../report-file.ts';
+import { effectiveConfig, type LoadResult, load, log, median, round } from './harness.ts';
+
+const { values: args } = parseArgs({
+  options: {
+    providers: { type: 'string', default: 'webgpu' },
+    batches: { type: 'string', default: '1,64,256,1024,4096' },
+    seconds: { type: 'string', default: '2' },
+    http: { type: 'boolean', default: false },
+    'models-dir': { type: 'string', default: 'models' },
+    out: { type: 'string', default: 'docs/benchmarks-providers' },
+  },
+});
+const providers = args.providers!.split(',').map((p) => p.trim()) as ExecutionProvider[];
+for (const p of providers) {
+  if (!EXECUTION_PROVIDERS.includes(p) || p === 'cpu') {
+    throw new Error(`--providers: expected some of cuda, webgpu (the CPU is always the reference), got ${p}`);
+  }
+}
+const batches = args.batches!.split(',').map(Number);
+if (batches.some((b) => !Number.isInteger(b) || b < 1))
+  throw new Error(`--batches: expected positive integers`);
+const SECONDS = Number(args.seconds);
+const MODELS_DIR = args['models-dir']!;
+const PARITY_INPUTS = 256;
+
+type Network = 'generator' | 'discriminator';
+type Feeds = Record<string, ort.Tensor>;
+
+/** Seeded inputs for one network: latents (and labels) for a generator, images in its range for a discriminator. */
+function feedsFor(m: Manifest, network: Network, batch: number, seed: number): Feeds {
+  const rng = new RandomState(seed);
+  const labels = (name: string | null, dtype: 'int32' | 'int64' | 'float32'): Feeds => {
+    if (name === null) return {};
+    const k = m.numClasses ?? 1;
+    const ids = Array.from({ length: batch }, (_, i) => i % k);
+    const data =
+      dtype === 'int64'
+        ? BigInt64Array.from(ids, BigInt)
+        : dtype === 'int32'
+          ? Int32Array.from(ids)
+          : Float32Array.from(ids);
+    return { [name]: new ort.Tensor(dtype, data, [batch]) };
+  };
+  if (network === 'generator') {
+    const g = m.generator;
+    const z = Float32Array.from(rng.randn(batch * m.latentDim));
+    return {
+      [g.latentInput]: new ort.Tensor('float32', z, [batch, m.latentDim]),
+      ...labels(g.labelInput, g.labelDtype),
+    };
+  }
+  const d = m.discriminator;
+  const dims = imageRowDims(d.inputLayout, m.image);
+  const size = dims.reduce((a, b) => a * b, 1);
+  const [lo, hi] = d.inputRange;
+  const x = Float32Array.from({ length: batch * size }, () => lo + (hi - lo) * rng.random());
+  return { [d.input]: new ort.Tensor('float32', x, [batch, ...dims]), ...labels(d.labelInput, d.labelDtype) };
+}
+
+function outputName(m: Manifest, network: Network): string {
+  return network === 'generator' ? m.generator.output : m.discriminator.output;
+}
+
+async function imagesPerSecond(session: ort.InferenceSession, feeds: Feeds, batch: number) {
+  for (let i = 0; i < 3; i++) await session.run(feeds);
+  const times: number[] = [];
+  const until = performance.now() + SECONDS * 1000;
+  while (performance.now() < until || times.length < 5) {
+    const t0 = performance.now();
+    await session.run(feeds);
+    times.push(performance.now() - t0);
+  }
+  const ms = median(times);
+  return { batch, medianMs: round(ms, 3), imagesPerSecond: round((batch * 1000) / ms), runs: times.length };
+}
+
+type NetworkRow = {
+  model: string;
+  network: Network;
+  provider: ExecutionProvider;
+  loaded: boolean;
+  reason?: string;
+  loadMs?: number;
+  maxAbsDiff?: number;
+  throughput?: Awaited<ReturnType<typeof imagesPerSecond>>[];
+};
+
+async function compareNetwork(m: Manifest, network: Network): Promise<NetworkRow[]> {
+  const file = join(MODELS_DIR, m.name, m[network].file);
+  const threads = { intraOpThreads: 0, spinning: true }; // onnxruntime's defaults: the whole machine
+  const rows: NetworkRow[] = [];
+  const parityFeeds = feedsFor(m, network, PARITY_INPUTS, 0);
+  const out = outputName(m, network);
+  let reference: Float32Array | null = null;
+  for (const provider of ['cpu', ...providers] as ExecutionProvider[]) {
+    const t0 = performance.now();
+    let session: ort.InferenceSession;
+    try {
+      session = (await createSession(file, [provider], threads)).session;
+    } catch (err) {
+      const reason = err instanceof SessionLoadError ? err.skipped[0]!.reason : String(err);
+      log(`${m.name} ${network}: ${provider} could not load here, skipped (${reason})`);
+      rows.push({ model: m.name, network, provider, loaded: false, reason });
+      continue;
+    }
+    const loadMs = round(performance.now() - t0, 1);
+    const result = (await session.run(parityFeeds))[out]!.data as Float32Array;
+    let maxAbsDiff = 0;
+    if (reference === null) reference = result;
+    else
+      for (let i = 0; i < result.length; i++)
+        maxAbsDiff = Math.max(maxAbsDiff, Math.abs(result[i]! - reference[i]!));
+    const throughput = [];
+    for (const batch of batches)
+      throughput.push(await imagesPerSecond(session, feedsFor(m, network, batch, batch), batch));
+    await session.release();
+    log(
+      `${m.name} ${network} on ${provider}: loaded in ${loadMs} ms, max |Δ| vs cpu ${maxAbsDiff.toExponential(2)}; ` +
+        throughput.map((t) => `batch ${t.batch} ${t.imagesPerSecond}/s`).join(', '),
+    );
+    rows.push({ model: m.name, network, provider, loaded: true, loadMs, maxAbsDiff, throughput });
+  }
+  return rows;
+}
+
+type HttpRow = {
+  providers: string;
+  reported: unknown;
+  pngsIdentical: boolean | null;
+  count1: LoadResult;
+  count64: LoadResult;
+};
+
+async function startBuiltServer(env: Record<string, string>): Promise<{ url: string; child: ChildProcess }> {
+  const port = await freePort();
+  const child = spawn(process.execPath, ['dist/server.js'], {
+    env: {
+      ...process.env,
+      GAN_MODELS_DIR: MODELS_DIR,
+      GAN_HOST: '127.0.0.1',
+      GAN_PORT: String(port),
+      ...env,
+    },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  const url = `http://127.0.0.1:${port}`;
+  for (let i = 0; i < 600; i++) {
+    if (child.exitCode !== null || child.signalCode !== null) {
+      throw new Error(
+        `dist/server.js exited (${child.signalCode ?? `code ${child.exitCode}`}) before it was ready`,
+      );
+    }
+    try {
+      if ((await fetch(`${url}/readyz`)).ok) return { url, child };
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error('dist/server.js was not ready after 120 s');
+}
+
+async function generatePngs(url: string, model: string): Promise<Buffer[]> {
+  const pngs: Buffer[] = [];
+  for (const seed of [0, 1, 2, 3]) {
+    const res = await fetch(`${url}/generate`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model, seed, count: 16 }),
+    });
+    if (res.status !== 200) throw new Error(`/generate answered ${res.status}: ${await res.text()}`);
+    pngs.push(Buffer.from(await res.arrayBuffer()));
+  }
+  return pngs;
+}
+
+async function compareHttp(model: string): Promise<HttpRow[]> {
+  const rows: HttpRow[] = [];
+  let cpuPngs: Buffer[] | null = null;
+  for (const list of ['cpu', ...providers.map((p) => `${p},cpu`)]) {
+    const server = await startBuiltServer({ GAN_EXECUTION_PROVIDERS: list, GAN_LOG_LEVEL: 'warn' });
+    try {
+      const info = (await (await fetch(`${server.url}/v1/models/${model}`)).json()) as {
+        executionProvider?: unknown;
+      };
+      const pngs = await generatePngs(server.url, model);
+      const identical = cpuPngs === null ? null : pngs.every((p, i) => p.equals(cpuPngs![i]!));
+      cpuPngs ??= pngs;
+      const body = (count: number) => JSON.stringify({ model, seed: 1, count });
+      const opts = { method: 'POST', contentType: 'application/json', connections: 64, seconds: SECONDS * 2 };
+      const count1 = await load(`${server.url}/generate`, { ...opts, body: body(1) }, server.child.pid);
+      const count64 = await load(`${server.url}/generate`, { ...opts, body: body(64) }, server.child.pid);
+      log(
+        `http ${list}: provider ${JSON.stringify(info.executionProvider)}, PNGs identical to cpu: ${identical}; ` +
+          `count 1 ${count1.requestsPerSecond} req/s (p99 ${count1.p99Ms} ms), count 64 ${count64.requestsPerSecond} req/s`,
+      );
+      rows.push({
+        providers: list,
+        reported: info.executionProvider,
+        pngsIdentical: identical,
+        count1,
+        count64,
+      });
+    } finally {
+      server.child.kill('SIGTERM');
+      await new Promise((r) => server.child.once('exit', r));
+    }
+  }
+  return rows;
+}
+
+/** The settings the built servers ran with: their defaults under this shell's GAN_* variables. */
+function serviceSettings(): string {
+  const c = effectiveConfig();
+  return (
+    `GAN_WORKERS ${c.GAN_WORKERS}, GAN_INTRA_OP_THREADS ${c.GAN_INTRA_OP_THREADS}, ` +
+    `GAN_MAX_BATCH ${c.GAN_MAX_BATCH}, GAN_BATCH_DELAY_MS ${c.GAN_BATCH_DELAY_MS}`
+  );
+}
+
+async function shippedModels(): Promise<Manifest[]> {
+  const out: Manifest[] = [];
+  for (const name of (await readdir(MODELS_DIR)).sort()) {
+    const file = join(MODELS_DIR, name, 'model.json');
+    if (existsSync(file)) out.push(manifestSchema.parse(JSON.parse(await readFile(file, 'utf8'))));
+  }
+  return out;
+}
+
+function markdown(report: {
+  command: string;
+  date: string;
+  machine: string;
+  networks: NetworkRow[];
+  http: HttpRow[] | null;
+}): string {
+  const lines = [
+    '# Execution providers',
+    '',
+    `Generated by \`${report.command}\` on ${report.date} (${report.machine}). Each network is loaded alone on each`,
+    'provider (onnxruntime default threads); max |Δ| is against the CPU provider on the same 256 seeded inputs;',
+    `images/s is the batch over the median time of one run (${SECONDS} s of runs per cell).`,
+    '',
+    `| model | network | provider | load ms | max abs diff vs cpu | ${batches.map((b) => `batch ${b}`).join(' | ')} |`,
+    `| --- | --- | --- | ---: | ---: | ${batches.map(() => '---:').join(' | ')} |`,
+  ];
+  for (const r of report.networks) {
+    const cells = r.loaded
+      ? [
+          String(r.loadMs),
+          r.maxAbsDiff!.toExponential(1),
+          ...r.throughput!.map((t) => String(t.imagesPerSecond)),
+        ]
+      : [`not loaded: ${r.reason}`, '', ...batches.map(() => '')];
+    lines.push(`| ${r.model} | ${r.network} | ${r.provider} | ${cells.join(' | ')} |`);
+  }
+  if (report.http) {
+    lines.push(
+      '',
+      `The built service (\`node dist/server.js\`; ${serviceSettings()}) per \`GAN_EXECUTION_PROVIDERS\`, \`/generate\` at 64`,
+      `connections for ${SECONDS * 2} s each; "identical" compares four count-16 PNGs (seeds 0–3) with the CPU server's:`,
+      '',
+      '| GAN_EXECUTION_PROVIDERS | provider reported | PNGs identical to cpu | count 1 req/s | p99 ms | count 64 req/s | images/s |',
+      '| --- | --- | --- | ---: | ---: | ---: | ---: |',
+    );
+    for (const h of report.http) {
+      lines.push(
+        `| ${h.providers} | \`${JSON.stringify(h.reported)}\` | ${h.pngsIdentical ?? '(reference)'} | ` +
+          `${h.count1.requestsPerSecond} | ${h.count1.p99Ms} | ${h.count64.requestsPerSecond} | ${round(h.count64.requestsPerSecond * 64)} |`,
+      );
+    }
+  }
+  return lines.join('\n');
+}
+
+const models = await shippedModels();
+const networks: NetworkRow[] = [];
+for (const m of models)
+  for (const n of ['generator', 'discriminator'] as const) networks.push(...(await compareNetwork(m, n)));
+let http: HttpRow[] | null = null;
+if (args.http) {
+  if (!existsSync('dist/server.js'))
+    throw new Error('--http: run `npm run build` first (dist/server.js is missing)');
+  http = await compareHttp(models.find((m) => m.name === 'mnist-dcgan')?.name ?? models[0]!.name);
+}
+const report = {
+  command: commandLine('npm run bench:providers --', process.argv.slice(2)),
+  date: new Date().toISOString(),
+  machine: `${os.cpus().length} × ${os.cpus()[0]?.model ?? 'unknown CPU'}, onnxruntime-node ${ort.env.versions.common}`,
+  networks,
+  http,
+};
+await writeFile(`${args.out}.json`, `${JSON.stringify(report, null, 2)}\n`);
+await writeReportMarkdown(`${args.out}.md`, markdown(report));
+log(`wrote ${args.out}.json and ${args.out}.md`);
