@@ -42,6 +42,8 @@ const runConfigSchema = z.looseObject({
   infoWeight: z.number().optional(),
   /** The run this one was warm-started from (`--init-from`), whose command is part of the provenance. */
   initFrom: z.string().nullable().optional(),
+  /** The epoch of that run's checkpoint when it was copied (absent in runs from before it was recorded). */
+  initFromEpoch: z.number().int().nullable().optional(),
   numClasses: z.number().int().nullable().optional(),
   width: z.number().optional(),
   latentDim: z.number().int().optional(),
@@ -161,8 +163,8 @@ function commandOf(config: RunConfig, options: ExportRunOptions, warmStart: stri
 /** "warm-started from <run> (its checkpoint after epoch N)", or null for a run trained from scratch. */
 async function warmStartNote(config: RunConfig): Promise<string | null> {
   if (!config.initFrom) return null;
-  const state = await readState(path.join(config.initFrom, 'checkpoint'));
-  return `warm-started from ${config.initFrom}${state ? ` (its checkpoint after epoch ${state.epoch})` : ''}`;
+  const epoch = config.initFromEpoch ?? (await readState(path.join(config.initFrom, 'checkpoint')))?.epoch;
+  return `warm-started from ${config.initFrom}${epoch !== undefined ? ` (its checkpoint after epoch ${epoch})` : ''}`;
 }
 
 /** The training commands of the runs a run was warm-started from (`--init-from`), oldest first. */

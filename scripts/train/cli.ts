@@ -74,6 +74,8 @@ export type TrainConfig = {
   classifier: string | null;
   /** A run whose checkpoint's weights a new run starts from (warm start), or null. */
   initFrom: string | null;
+  /** The epoch of --init-from's checkpoint when this run copied it (the source may train on afterwards). */
+  initFromEpoch: number | null;
   out: string;
   command: string;
 };
@@ -166,6 +168,7 @@ function parseConfig(argv: string[]): { cfg: TrainConfig; resume: boolean } {
       values.classifier ??
       (existsSync(path.join(defaultClassifier, 'model.json')) ? defaultClassifier : null),
     initFrom: values['init-from'] ?? null,
+    initFromEpoch: null,
     out: values.out,
     command: commandLine('npm run train --', argv),
   };
@@ -239,6 +242,7 @@ async function main(): Promise<void> {
     const saved = JSON.parse(await readFile(path.join(cfg.out, 'config.json'), 'utf8')) as TrainConfig;
     saved.latentCode ??= null; // runs from before latent codes existed
     saved.codeLabels ??= false;
+    cfg.initFromEpoch = saved.initFromEpoch ?? null;
     for (const key of [
       'dataset',
       'arch',
@@ -263,9 +267,11 @@ async function main(): Promise<void> {
     discriminator = buildDiscriminator(modelOpts);
     if (cfg.initFrom) {
       const source = path.join(cfg.initFrom, 'checkpoint');
-      if (!(await readState(source))) {
+      const sourceState = await readState(source);
+      if (!sourceState) {
         throw new Error(`--init-from: ${cfg.initFrom} holds no complete checkpoint (checkpoint/state.json)`);
       }
+      cfg.initFromEpoch = sourceState.epoch;
       for (const [model, dir] of [
         [generator, 'generator'],
         [discriminator, 'discriminator'],

@@ -130,11 +130,13 @@ describe('npm run train', () => {
     expect(stdout).toContain(`generator: 5 layers from ${plain}, new: label_embedding`);
     expect(stdout).toContain(`discriminator: 3 layers from ${plain}, new: code_probs`);
     const config = JSON.parse(await readFile(path.join(out, 'config.json'), 'utf8'));
-    expect(config).toMatchObject({ conditional: false, latentCode: 4, infoWeight: 1 });
+    expect(config).toMatchObject({ conditional: false, latentCode: 4, infoWeight: 1, initFromEpoch: 1 });
     const first = JSON.parse((await readFile(path.join(out, 'metrics.jsonl'), 'utf8')).trim());
     expect(first.classAcc).toBeGreaterThanOrEqual(0); // Q's accuracy on the fakes' codes
     expect(first.labelAgreement).toBeNull();
 
+    // The source trains on after the copy: the provenance must still name the epoch that was copied.
+    await run(TSX, [...common, ...tinyRun(), '--epochs', '2', '--resume', '--out', plain]);
     const exported = path.join(dir, 'infogan-model');
     await run(TSX, ['scripts/export/cli.ts', out, exported]);
     const manifest = JSON.parse(await readFile(path.join(exported, 'model.json'), 'utf8'));
