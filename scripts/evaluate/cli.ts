@@ -63,6 +63,8 @@ export function reportTable(r: DiagnosticsReport): string {
     ['D real-vs-fake AUC', fmt(r.discriminator?.auc), ''],
   ];
   if (r.labelAgreement) rows.push(['label agreement', fmt(r.labelAgreement.overall), '']);
+  if (r.code) rows.push(['code purity', fmt(r.code.purity), '']);
+  if (r.code?.agreement != null) rows.push(['class = code', fmt(r.code.agreement), '']);
   const w0 = Math.max(...rows.map((x) => x[0].length));
   const w1 = Math.max(5, ...rows.map((x) => x[1].length));
   const line = (a: string, b: string, c: string) => `${a.padEnd(w0)}  ${b.padStart(w1)}  ${c}`;
@@ -308,6 +310,12 @@ async function recordQuality(file: string, report: DiagnosticsReport, command: s
     klToUniform: round(report.klToUniform),
     meanConfidence: round(report.meanConfidence),
     labelAgreement: report.labelAgreement ? round(report.labelAgreement.overall) : null,
+    ...(report.code
+      ? {
+          codePurity: round(report.code.purity),
+          ...(report.code.agreement !== null ? { codeAgreement: round(report.code.agreement) } : {}),
+        }
+      : {}),
     frechetDistance: report.frechetDistance === null ? null : round(report.frechetDistance),
     precision: report.precision,
     recall: report.recall,

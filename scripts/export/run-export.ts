@@ -39,6 +39,8 @@ const runConfigSchema = z.looseObject({
   conditional: z.boolean().optional(),
   /** Categories of an InfoGAN latent code read from z (null or absent: none). */
   latentCode: z.number().int().nullable().optional(),
+  /** Whether the code's Q head was also trained on real images' labels (`--code-labels`). */
+  codeLabels: z.boolean().optional(),
   infoWeight: z.number().optional(),
   /** The run this one was warm-started from (`--init-from`), whose command is part of the provenance. */
   initFrom: z.string().nullable().optional(),
@@ -251,7 +253,10 @@ export async function exportGanRun(
     config.arch,
     config.conditional ? 'conditional (ACGAN)' : null,
     config.latentCode
-      ? `unconditional InfoGAN: a ${config.latentCode}-way code read from z (argmax of z[0:${config.latentCode}]), learned without labels`
+      ? `unconditional InfoGAN: a ${config.latentCode}-way code read from z (argmax of z[0:${config.latentCode}]), ` +
+        (config.codeLabels
+          ? "trained with the dataset's labels on the code (semi-supervised: code k draws class k)"
+          : 'learned without labels')
       : null,
     config.width ? `width ${config.width}` : null,
   ]
@@ -287,6 +292,9 @@ export async function exportGanRun(
       outputKind: validityActivation === 'linear' ? 'logit' : 'probability',
     },
     numClasses,
+    latentCode: config.latentCode
+      ? { categories: config.latentCode, supervised: config.codeLabels ?? false }
+      : null,
     provenance: {
       command: commandOf(config, options, await warmStartCommands(config)),
       trainer: `TensorFlow.js ${config.tfjs ?? tf.version.tfjs}${config.backend ? ` (${config.backend} backend)` : ''}`,

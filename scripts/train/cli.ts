@@ -17,6 +17,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import type * as tfTypes from '@tensorflow/tfjs';
 import cliProgress from 'cli-progress';
+import { setCode } from '../../src/latent/code.ts';
 import { latentsForSeeds } from '../../src/latent/random-state.ts';
 import { commandLine } from '../command-line.ts';
 import { CLASS_NAMES, firstImages, isDatasetName, loadDataset, NUM_CLASSES } from '../data/datasets.ts';
@@ -25,7 +26,6 @@ import { fileLoadHandler } from '../tfjs/io.ts';
 import { GeneratorAverage } from './average.ts';
 import { AVERAGE_DIR, loadCheckpoint, readState, saveCheckpoint } from './checkpoint.ts';
 import { type EpochEvaluation, evaluateEpoch, referenceGaussian } from './evaluate.ts';
-import { setCode } from './latent-code.ts';
 import {
   ARCHITECTURES,
   type Architecture,

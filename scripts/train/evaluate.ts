@@ -6,15 +6,16 @@
  */
 import type * as tfTypes from '@tensorflow/tfjs';
 import {
+  codePurity,
   fitGaussian,
   frechetDistance,
   type Gaussian,
   predictedClasses,
 } from '../../src/diagnostics/metrics.ts';
+import { codeOfRow } from '../../src/latent/code.ts';
 import { latentsForSeeds } from '../../src/latent/random-state.ts';
 import { type Dataset, PIXELS, toSignedUnit } from '../data/datasets.ts';
 import { tf } from '../tfjs/backend.ts';
-import { codeOfRow } from './latent-code.ts';
 
 export type EpochEvaluation = {
   samples: number;
@@ -64,18 +65,6 @@ export function histogramStats(probs: Float32Array, n: number, k: number, reques
     meanConfidence: conf / n,
     labelAgreement: requested ? agree / n : null,
   };
-}
-
-/**
- * Share of samples whose predicted class is their code's most frequent one.
- * @param codes each sample's code in [0, categories); probs classifier probabilities float32 [N, k]
- */
-export function codePurity(codes: Int32Array, probs: Float32Array, k: number, categories: number): number {
-  const n = codes.length;
-  const predicted = predictedClasses(probs, n, k);
-  const table = Array.from({ length: categories }, () => new Array<number>(k).fill(0));
-  for (let i = 0; i < n; i++) table[codes[i]!]![predicted[i]!]!++;
-  return table.reduce((sum, row) => sum + Math.max(...row), 0) / n;
 }
 
 function splitOutputs(out: tfTypes.Tensor | tfTypes.Tensor[]): {
@@ -169,6 +158,8 @@ export function evaluateEpoch(
       opts.reference && d > 0
         ? frechetDistance(fitGaussian(features, opts.samples, d), opts.reference)
         : null,
-    ...(codes && opts.latentCode ? { codePurity: codePurity(codes, probs, k, opts.latentCode) } : {}),
+    ...(codes && opts.latentCode
+      ? { codePurity: codePurity(codes, predictedClasses(probs, codes.length, k), k, opts.latentCode) }
+      : {}),
   };
 }

@@ -6,8 +6,9 @@
  * G(z) (a mutual-information term in both losses), which makes the generator give each code a distinct, clear kind
  * of image; on MNIST this is what keeps samples from landing between two digits.
  *
- * `latentCodeOf` is the one definition: the layer below calls it inside the generator, the training step calls it
- * for Q's targets, and the exporter writes the same thing as Slice → ArgMax → Cast (scripts/export/layers.ts).
+ * `latentCodeOf` is the one tensor definition: the layer below calls it inside the generator, the training step calls
+ * it for Q's targets, and the exporter writes the same thing as Slice → ArgMax → Cast (scripts/export/layers.ts);
+ * src/latent/code.ts holds the same rule on plain arrays (sample grids, /generate's `code`).
  */
 import type * as tfTypes from '@tensorflow/tfjs';
 import { tf } from '../tfjs/backend.ts';
@@ -19,32 +20,6 @@ export function latentCodeOf(z: tfTypes.Tensor, categories: number): tfTypes.Ten
     const head = tf.slice(z, [0, 0], [n, categories]);
     return tf.reshape(tf.cast(tf.argMax(head, 1), 'float32'), [n, 1]) as tfTypes.Tensor2D;
   });
-}
-
-/** The code of one latent held in `values` from `offset`: the index of the largest of its first `categories`. */
-export function codeOfRow(values: Float32Array, offset: number, categories: number): number {
-  let best = 0;
-  for (let j = 1; j < categories; j++) if (values[offset + j]! > values[offset + best]!) best = j;
-  return best;
-}
-
-/**
- * Gives row `row` of `latents` (float32 [rows, latentDim]) the code `code % categories` by swapping its largest code
- * entry into that position: a permutation of z's entries, so the row stays a draw from N(0, I).
- */
-export function setCode(
-  latents: Float32Array,
-  row: number,
-  latentDim: number,
-  categories: number,
-  code: number,
-): void {
-  const base = row * latentDim;
-  const best = codeOfRow(latents, base, categories);
-  const target = base + (code % categories);
-  const t = latents[target]!;
-  latents[target] = latents[base + best]!;
-  latents[base + best] = t;
 }
 
 type LatentCodeArgs = { categories: number; name?: string };

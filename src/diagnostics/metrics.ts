@@ -182,6 +182,25 @@ export function labelAgreement(requested: ArrayLike<number>, predicted: ArrayLik
   return agree / requested.length;
 }
 
+/**
+ * How far a latent code (InfoGAN) separates the classes: the share of samples whose predicted class is the commonest
+ * one of their code (1 when every code draws a single class; 1/classes for codes that ignore the class).
+ * @param codes each sample's code in [0, categories); predicted each sample's class in [0, classes)
+ */
+export function codePurity(
+  codes: ArrayLike<number>,
+  predicted: ArrayLike<number>,
+  classes: number,
+  categories: number,
+): number {
+  const n = codes.length;
+  if (predicted.length !== n) throw new RangeError(`expected ${n} predictions, got ${predicted.length}`);
+  if (n === 0) return 0;
+  const table = Array.from({ length: categories }, () => new Array<number>(classes).fill(0));
+  for (let i = 0; i < n; i++) table[codes[i]!]![predicted[i]!]!++;
+  return table.reduce((sum, row) => sum + Math.max(...row), 0) / n;
+}
+
 /** Per requested label: how many samples, and the share the classifier put in that label. */
 export function perLabelAgreement(
   requested: ArrayLike<number>,

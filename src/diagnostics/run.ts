@@ -9,11 +9,13 @@ import { ServiceError } from '../errors.ts';
 import { pixelsToFloat } from '../imaging/pixels.ts';
 import type { ModelRuntime, ServedClassifier, ServedModel } from '../inference/runtime.ts';
 import { networkKey } from '../inference/runtime.ts';
+import { codeOfRow } from '../latent/code.ts';
 import { seededLatents, seedRange } from '../latent/sampling.ts';
 import { imageRowDims } from '../models/manifest.ts';
 import { discriminatePixels, generatePixels } from '../services/images.ts';
 import {
   classHistogram,
+  codePurity,
   fitGaussian,
   frechetDistance,
   klToUniform,
@@ -86,6 +88,11 @@ export interface DiagnosticsReport {
     overall: number;
     perLabel: Array<{ label: number; samples: number; agreement: number }>;
   } | null;
+  /**
+   * Models that read a code from z (InfoGAN): `purity`, the share of samples in their code's commonest class; for a
+   * code trained with labels, `agreement`, the share classified as their code (null for an unsupervised code).
+   */
+  code: { categories: number; supervised: boolean; purity: number; agreement: number | null } | null;
   /** Fréchet classifier distance (d², FID's formula on classifier features) to the reference; null without stats. */
   frechetDistance: number | null;
   /** Precision/recall (k = 3) of up to PR_POINTS samples against as many reference features. */
@@ -252,15 +259,17 @@ export async function runDiagnostics(
   const examples = Array.from({ length: k }, () => new Uint8Array(MAX_PER_CLASS * perImage));
   const exampleCounts = new Array<number>(k).fill(0);
   const seeds = seedRange(seed, samples);
+  const codes = m.latentCode ? new Int32Array(samples) : null;
   for (let from = 0; from < samples; from += chunk) {
     const to = Math.min(samples, from + chunk);
     const labels = requested ? Array.from(requested.subarray(from, to)) : null;
-    const pixels = await generatePixels(
-      runtime,
-      model,
-      seededLatents(seeds.slice(from, to), m.latentDim, truncation),
-      labels,
-    );
+    const latents = seededLatents(seeds.slice(from, to), m.latentDim, truncation);
+    if (codes && m.latentCode) {
+      for (let i = 0; i < to - from; i++) {
+        codes[from + i] = codeOfRow(latents, i * m.latentDim, m.latentCode.categories);
+      }
+    }
+    const pixels = await generatePixels(runtime, model, latents, labels);
     const c = await classifyPixels(runtime, classifier, pixels);
     probs.set(c.probs, from * k);
     features.set(c.features, from * d);
@@ -342,6 +351,14 @@ export async function runDiagnostics(
     meanConfidence: meanConfidence(probs, samples, k),
     unclear: unclearSamples(probs, samples, k),
     labelAgreement: agreement,
+    code:
+      codes && m.latentCode
+        ? {
+            ...m.latentCode,
+            purity: codePurity(codes, predicted, k, m.latentCode.categories),
+            agreement: m.latentCode.supervised ? labelAgreement(codes, predicted) : null,
+          }
+        : null,
     frechetDistance: frechet,
     precision: pr?.precision ?? null,
     recall: pr?.recall ?? null,

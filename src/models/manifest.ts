@@ -32,45 +32,72 @@ const provenanceSchema = z.strictObject({
   notes: z.string().optional(),
 });
 
-export const manifestSchema = z.strictObject({
-  /** Folder name; also the name clients use. */
-  name: z.string().regex(MODEL_NAME_PATTERN),
-  title: z.string().min(1).max(200),
-  description: z.string().max(2000).optional(),
-  /** e.g. "mnist", "fashion-mnist" */
-  dataset: z.string().min(1).max(64),
-  /** Class names of the dataset, index = class id (used for labels and diagnostics). */
-  classNames: z.array(z.string()).optional(),
-  latentDim: z.number().int().min(1).max(4096),
-  image: imageSpec,
-  generator: z.strictObject({
-    file: z.string().default('generator.onnx'),
-    /** Input holding z, float32 [N, latentDim]. */
-    latentInput: tensorName,
-    /** Input holding class labels for conditional models: int32 or float32 [N] (see labelDtype); null otherwise. */
-    labelInput: tensorName.nullable().default(null),
-    labelDtype: z.enum(['int32', 'int64', 'float32']).default('int32'),
-    output: tensorName,
-    /** Value range of the generator's output, mapped to [0, 255]. */
-    outputRange: range,
-    /** Memory layout of the output tensor. */
-    outputLayout: z.enum(['NHWC', 'NCHW']),
-  }),
-  discriminator: z.strictObject({
-    file: z.string().default('discriminator.onnx'),
-    input: tensorName,
-    labelInput: tensorName.nullable().default(null),
-    labelDtype: z.enum(['int32', 'int64', 'float32']).default('int32'),
-    inputRange: range,
-    inputLayout: z.enum(['NHWC', 'NCHW']),
-    output: tensorName,
-    /** Whether the output is a raw logit (sigmoid applied by the service) or already a probability. */
-    outputKind: z.enum(['logit', 'probability']),
-  }),
-  /** Number of classes for conditional models, null for unconditional ones. */
-  numClasses: z.number().int().min(2).max(1000).nullable(),
-  provenance: provenanceSchema,
-});
+export const manifestSchema = z
+  .strictObject({
+    /** Folder name; also the name clients use. */
+    name: z.string().regex(MODEL_NAME_PATTERN),
+    title: z.string().min(1).max(200),
+    description: z.string().max(2000).optional(),
+    /** e.g. "mnist", "fashion-mnist" */
+    dataset: z.string().min(1).max(64),
+    /** Class names of the dataset, index = class id (used for labels and diagnostics). */
+    classNames: z.array(z.string()).optional(),
+    latentDim: z.number().int().min(1).max(4096),
+    image: imageSpec,
+    generator: z.strictObject({
+      file: z.string().default('generator.onnx'),
+      /** Input holding z, float32 [N, latentDim]. */
+      latentInput: tensorName,
+      /** Input holding class labels for conditional models: int32 or float32 [N] (see labelDtype); null otherwise. */
+      labelInput: tensorName.nullable().default(null),
+      labelDtype: z.enum(['int32', 'int64', 'float32']).default('int32'),
+      output: tensorName,
+      /** Value range of the generator's output, mapped to [0, 255]. */
+      outputRange: range,
+      /** Memory layout of the output tensor. */
+      outputLayout: z.enum(['NHWC', 'NCHW']),
+    }),
+    discriminator: z.strictObject({
+      file: z.string().default('discriminator.onnx'),
+      input: tensorName,
+      labelInput: tensorName.nullable().default(null),
+      labelDtype: z.enum(['int32', 'int64', 'float32']).default('int32'),
+      inputRange: range,
+      inputLayout: z.enum(['NHWC', 'NCHW']),
+      output: tensorName,
+      /** Whether the output is a raw logit (sigmoid applied by the service) or already a probability. */
+      outputKind: z.enum(['logit', 'probability']),
+    }),
+    /** Number of classes for conditional models, null for unconditional ones. */
+    numClasses: z.number().int().min(2).max(1000).nullable(),
+    /**
+     * A categorical code the generator reads from z itself (InfoGAN): the index of the largest of z's first
+     * `categories` entries. /generate's `code` sets it. `supervised`: trained with the dataset's labels on the code, so
+     * code k draws class k; otherwise the codes are whatever kinds of image training gave them (rows of samples.png).
+     */
+    latentCode: z
+      .strictObject({ categories: z.number().int().min(2).max(4096), supervised: z.boolean() })
+      .nullable()
+      .default(null),
+    provenance: provenanceSchema,
+  })
+  .superRefine((m, ctx) => {
+    if (m.latentCode && m.latentCode.categories > m.latentDim) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['latentCode', 'categories'],
+        message: `a code of ${m.latentCode.categories} categories needs at least that many latent entries, got latentDim ${m.latentDim}`,
+      });
+    }
+    if (m.latentCode && m.numClasses !== null) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['latentCode'],
+        message:
+          'a conditional model (numClasses) takes its class as an input; latentCode is for unconditional ones',
+      });
+    }
+  });
 
 export type Manifest = z.infer<typeof manifestSchema>;
 

@@ -133,6 +133,18 @@ export const diagnosticsReportSchema = z
       })
       .nullable()
       .describe('Conditional models: share of samples classified as the requested label'),
+    code: z
+      .object({
+        categories: z.number(),
+        supervised: z.boolean().describe('Trained with labels on the code, so code k should draw class k'),
+        purity: z.number().describe("Share of samples in their code's commonest class"),
+        agreement: z
+          .number()
+          .nullable()
+          .describe('Supervised codes: share of samples classified as their code'),
+      })
+      .nullable()
+      .describe('Models that read a code from z (InfoGAN): how far the codes separate the classes'),
     frechetDistance: z
       .number()
       .nullable()

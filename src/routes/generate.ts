@@ -7,6 +7,7 @@ import { invalid } from '../errors.ts';
 import { encodePng } from '../imaging/codec.ts';
 import { defaultColumns, tileGrid } from '../imaging/pixels.ts';
 import type { ServedModel } from '../inference/runtime.ts';
+import { codeOfRow, setCode } from '../latent/code.ts';
 import { freshSeeds, seededLatents, seedRange, truncate } from '../latent/sampling.ts';
 import {
   errorResponses,
@@ -37,6 +38,15 @@ export const generateBodySchema = z
     truncation: truncationSchema,
     label: labelSchema.optional().describe('Class label for every image (conditional models)'),
     labels: z.array(labelSchema).min(1).max(MAX_COUNT).optional().describe('One class label per image'),
+    code: z
+      .number()
+      .int()
+      .min(0)
+      .max(4095)
+      .optional()
+      .describe(
+        "Code for every image (models with a latentCode, see /v1/models): each latent's largest code entry is swapped into this place, so it stays a draw from N(0, I); for a supervised code, the class",
+      ),
     format: z.enum(['png', 'json']).default('png'),
     scale: scaleSchema,
     columns: z.number().int().min(1).max(MAX_COUNT).optional().describe('Grid columns (default ≈ √count)'),
@@ -91,6 +101,10 @@ export type GenerateBody = z.infer<typeof generateBodySchema>;
 const imageJsonSchema = z.object({
   seed: z.number().nullable().describe('The seed of this image; null when a latent was given'),
   label: z.number().optional(),
+  code: z
+    .number()
+    .optional()
+    .describe('The code the generator read from this latent (models with a latentCode)'),
   png: z.string().describe('PNG, base64'),
   latent: z.array(z.number()).optional(),
 });
@@ -104,7 +118,33 @@ export interface PreparedLatents {
   latents: Float32Array;
   seeds: Array<number | null>;
   labels: number[] | null;
+  /** The code each latent carries (models with a latentCode), else null. */
+  codes: number[] | null;
   count: number;
+}
+
+/** Give every latent the requested code (models with a latentCode), and read each latent's code. */
+export function applyCode(
+  model: ServedModel,
+  latents: Float32Array,
+  count: number,
+  code: number | undefined,
+): number[] | null {
+  const spec = model.manifest.latentCode;
+  if (spec === null) {
+    if (code !== undefined) {
+      throw invalid('code', `model '${model.name}' reads no code from z; remove code`);
+    }
+    return null;
+  }
+  if (code !== undefined && code >= spec.categories) {
+    throw invalid('code', `code must be in 0..${spec.categories - 1}, got ${code}`);
+  }
+  const dim = model.manifest.latentDim;
+  return Array.from({ length: count }, (_, i) => {
+    if (code !== undefined) setCode(latents, i, dim, spec.categories, code);
+    return codeOfRow(latents, i * dim, spec.categories);
+  });
 }
 
 /** Check a request's labels against the model: required for conditional models, refused otherwise. */
@@ -154,7 +194,8 @@ export function prepareLatents(model: ServedModel, body: GenerateBody): Prepared
     seeds = list;
   }
   const count = seeds.length;
-  return { latents, seeds, count, labels: resolveLabels(model, count, body.label, body.labels) };
+  const labels = resolveLabels(model, count, body.label, body.labels);
+  return { latents, seeds, count, labels, codes: applyCode(model, latents, count, body.code) };
 }
 
 /** A Buffer view of the same bytes (no copy). */
@@ -200,6 +241,7 @@ export const generateRoutes: FastifyPluginAsyncZod = async (app) => {
         const images = prepared.seeds.map((seed, i) => ({
           seed,
           ...(prepared.labels ? { label: prepared.labels[i]! } : {}),
+          ...(prepared.codes ? { code: prepared.codes[i]! } : {}),
           png: asBuffer(pngs[i]!).toString('base64'),
           ...(body.returnLatents ? { latent: Array.from(latents.subarray(i * dim, (i + 1) * dim)) } : {}),
         }));

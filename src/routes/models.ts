@@ -27,6 +27,12 @@ export const modelInfoSchema = z
     image: z.object({ width: z.number(), height: z.number(), channels: z.number() }),
     conditional: z.boolean(),
     numClasses: z.number().nullable(),
+    latentCode: z
+      .object({ categories: z.number(), supervised: z.boolean() })
+      .nullable()
+      .describe(
+        "A code read from z (InfoGAN): /generate's `code` picks it; supervised = code k draws class k",
+      ),
     classNames: z.array(z.string()).optional(),
     outputRange: z.tuple([z.number(), z.number()]),
     discriminatorOutput: z.enum(['logit', 'probability']),
@@ -56,6 +62,7 @@ export function describeModel(m: ServedModel, isDefault: boolean): z.infer<typeo
     image: man.image,
     conditional: man.numClasses !== null,
     numClasses: man.numClasses,
+    latentCode: man.latentCode,
     ...(man.classNames ? { classNames: man.classNames } : {}),
     outputRange: man.generator.outputRange,
     discriminatorOutput: man.discriminator.outputKind,

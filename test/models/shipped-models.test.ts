@@ -80,4 +80,21 @@ describe('shipped models', () => {
     const body = res.json<{ labelAgreement: { overall: number } }>();
     expect(body.labelAgreement.overall).toBeGreaterThan(0.9);
   });
+
+  it('mnist-dcgan reads an unsupervised 10-way code from z: /generate sets it, diagnostics measure its purity', async () => {
+    const res = await app.inject({
+      method: 'POST',
+      url: '/v1/models/mnist-dcgan/diagnostics',
+      ...json({ samples: 500, seed: 0 }),
+    });
+    const code = res.json<{ code: { categories: number; purity: number; agreement: null } }>().code;
+    expect(code).toMatchObject({ categories: 10, supervised: false, agreement: null });
+    expect(code.purity).toBeGreaterThan(0.4); // 0.566 on 10,000 samples; codes blind to the digit score far less
+    const images = await app.inject({
+      method: 'POST',
+      url: '/generate',
+      ...json({ model: 'mnist-dcgan', seeds: [0, 1, 2], code: 7, format: 'json' }),
+    });
+    expect(images.json<{ images: Array<{ code: number }> }>().images.map((i) => i.code)).toEqual([7, 7, 7]);
+  });
 });

@@ -142,6 +142,7 @@ describe('npm run train', () => {
     const manifest = JSON.parse(await readFile(path.join(exported, 'model.json'), 'utf8'));
     expect(manifest.generator.labelInput).toBeNull();
     expect(manifest.numClasses).toBeNull();
+    expect(manifest.latentCode).toEqual({ categories: 4, supervised: false }); // /generate's `code` reads it
     expect(manifest.provenance.architecture).toContain('InfoGAN: a 4-way code read from z');
     // The provenance carries the source run's command first, and says where the weights started.
     const commands = manifest.provenance.command.split(' && ');

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { codePurity, histogramStats } from '../../../scripts/train/evaluate.ts';
+import { histogramStats } from '../../../scripts/train/evaluate.ts';
 
 /** One-hot-ish probabilities: sample i is class classes[i] with confidence conf. */
 function probs(classes: number[], conf = 0.9): Float32Array {
@@ -31,14 +31,6 @@ describe('histogramStats', () => {
   it('measures label agreement against the requested labels', () => {
     const s = histogramStats(probs([0, 1, 2, 3]), 4, 10, Int32Array.from([0, 1, 5, 3]));
     expect(s.labelAgreement).toBe(0.75);
-  });
-});
-
-describe('codePurity', () => {
-  it('is 1 when each code draws one class, the majority share when codes mix classes', () => {
-    expect(codePurity(Int32Array.from([0, 0, 1, 1, 2]), probs([4, 4, 7, 7, 1]), 10, 3)).toBe(1);
-    // code 0 draws 4, 4, 9 (majority 2 of 3); code 1 draws 7 and 1 (1 of 2): 3 of 5.
-    expect(codePurity(Int32Array.from([0, 0, 0, 1, 1]), probs([4, 4, 9, 7, 1]), 10, 2)).toBeCloseTo(0.6, 12);
   });
 });
 

@@ -5,7 +5,7 @@
 import type * as tfTypes from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initTf, tf } from '../../../scripts/tfjs/backend.ts';
-import { LatentCode, latentCodeOf, setCode } from '../../../scripts/train/latent-code.ts';
+import { LatentCode, latentCodeOf } from '../../../scripts/train/latent-code.ts';
 import { latentsForSeeds } from '../../../src/latent/random-state.ts';
 
 beforeAll(async () => {
@@ -43,23 +43,6 @@ describe('latentCodeOf', () => {
     for (const c of argmaxRows(latents, 16, k)) counts[c]!++;
     const se = Math.sqrt(n * (1 / k) * (1 - 1 / k)); // binomial standard error, 30 for n = 10,000
     for (const c of counts) expect(Math.abs(c - n / k)).toBeLessThan(4 * se);
-  });
-});
-
-describe('setCode', () => {
-  it('moves the largest code entry to the wanted position and keeps the row a permutation of itself', () => {
-    const dim = 10;
-    const latents = latentsForSeeds([11, 12, 13], dim);
-    const before = Array.from(latents);
-    setCode(latents, 0, dim, 4, 2);
-    setCode(latents, 1, dim, 4, 7); // 7 mod 4 = 3
-    expect(argmaxRows(latents, dim, 4).slice(0, 2)).toEqual([2, 3]);
-    for (const row of [0, 1, 2]) {
-      const a = before.slice(row * dim, (row + 1) * dim).sort();
-      const b = Array.from(latents.subarray(row * dim, (row + 1) * dim)).sort();
-      expect(b).toEqual(a);
-    }
-    expect(Array.from(latents.subarray(2 * dim))).toEqual(before.slice(2 * dim)); // other rows untouched
   });
 });
 

@@ -5,6 +5,7 @@ import { Matrix } from 'ml-matrix';
 import { describe, expect, it } from 'vitest';
 import {
   classHistogram,
+  codePurity,
   fitGaussian,
   frechetDistance,
   headClasses,
@@ -91,6 +92,15 @@ describe('class histogram, modes, KL', () => {
       { label: 1, samples: 2, agreement: 1 },
       { label: 2, samples: 0, agreement: 0 },
     ]);
+  });
+});
+
+describe('codePurity', () => {
+  it('is 1 when each code draws one class, the majority share when codes mix classes', () => {
+    expect(codePurity([0, 0, 1, 1, 2], [4, 4, 7, 7, 1], 10, 3)).toBe(1);
+    // code 0 draws 4, 4, 9 (majority 2 of 3); code 1 draws 7 and 1 (1 of 2): 3 of 5.
+    expect(codePurity([0, 0, 0, 1, 1], [4, 4, 9, 7, 1], 10, 2)).toBeCloseTo(0.6, 12);
+    expect(() => codePurity([0, 1], [0], 10, 2)).toThrow(RangeError);
   });
 });
 

@@ -47,6 +47,27 @@ describe('scanModels', () => {
     expect(scan.problems[0]!.message).toMatch(/tiny\/model\.json: latentDim: /);
   });
 
+  it('refuses a latent code wider than z, or on a conditional model', async () => {
+    await writeFixtureModel(dir, { latentCode: 4 });
+    expect((await scanModels(dir)).models[0]!.manifest.latentCode).toEqual({
+      categories: 4,
+      supervised: false,
+    });
+    await editManifest('tiny', (m) => {
+      m.latentCode = { categories: 17, supervised: false };
+    });
+    expect((await scanModels(dir)).problems[0]!.message).toMatch(
+      /tiny\/model\.json: latentCode\.categories: a code of 17 categories needs at least that many latent entries, got latentDim 16/,
+    );
+    await writeFixtureModel(dir, { conditional: true });
+    await editManifest('tiny-conditional', (m) => {
+      m.latentCode = { categories: 4, supervised: true };
+    });
+    expect((await scanModels(dir)).problems.map((p) => p.message).join('\n')).toMatch(
+      /tiny-conditional\/model\.json: latentCode: a conditional model/,
+    );
+  });
+
   it('rejects unknown manifest fields and a name that is not the folder', async () => {
     await writeFixtureModel(dir);
     await editManifest('tiny', (m) => {

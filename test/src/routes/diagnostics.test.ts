@@ -16,6 +16,8 @@ import {
 import { buildApp } from '../../../src/app.ts';
 import { testConfig } from '../../../src/config.ts';
 import { classifierOf, classifyPixels } from '../../../src/diagnostics/run.ts';
+import { codeOfRow } from '../../../src/latent/code.ts';
+import { latentForSeed } from '../../../src/latent/random-state.ts';
 import { seededLatents, seedRange } from '../../../src/latent/sampling.ts';
 import { generatePixels } from '../../../src/services/images.ts';
 import { writeFixtureClassifier, writeFixtureModel } from '../../fixtures/models.ts';
@@ -33,6 +35,8 @@ describe('diagnostics without reference statistics', () => {
         { conditional: true },
         { name: 'tiny-collapsed', collapsed: true },
         { name: 'tiny-fashion', dataset: 'fashion-mnist' },
+        { name: 'tiny-coded', latentCode: 4 },
+        { name: 'tiny-collapsed-coded', collapsed: true, latentCode: 4, latentCodeSupervised: true },
       ],
       classifier: true,
     });
@@ -125,6 +129,26 @@ describe('diagnostics without reference statistics', () => {
     const mean =
       r.labelAgreement.perLabel.reduce((s: number, l: { agreement: number }) => s + l.agreement, 0) / 10;
     expect(r.labelAgreement.overall).toBeCloseTo(mean, 12);
+  });
+
+  it('models with a code read from z: its purity, and for a supervised code how often the class is the code', async () => {
+    const plain = (await diagnose(t.app, 'tiny', { samples: 500 })).json();
+    expect(plain.code).toBeNull();
+    const coded = (await diagnose(t.app, 'tiny-coded', { samples: 500 })).json();
+    expect(coded.code).toMatchObject({ categories: 4, supervised: false, agreement: null });
+    expect(coded.code.purity).toBeGreaterThan(0);
+    expect(coded.code.purity).toBeLessThanOrEqual(1);
+    // One image for every z: each code draws that one class (purity 1), and the class equals the code for exactly
+    // the samples whose code is that class.
+    const r = (await diagnose(t.app, 'tiny-collapsed-coded', { samples: 500, seed: 3 })).json();
+    const cls = r.histogram.counts.indexOf(500);
+    const codes = Array.from({ length: 500 }, (_, i) => codeOfRow(latentForSeed(3 + i, 16), 0, 4));
+    expect(r.code).toEqual({
+      categories: 4,
+      supervised: true,
+      purity: 1,
+      agreement: codes.filter((c) => c === cls).length / 500,
+    });
   });
 
   it('bad input: each with its code and field', async () => {

@@ -1,6 +1,7 @@
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodePng } from '../../../src/imaging/codec.ts';
+import { codeOfRow } from '../../../src/latent/code.ts';
 import { latentForSeed } from '../../../src/latent/random-state.ts';
 import { generatePixels } from '../../../src/services/images.ts';
 import { json, PNG_SIGNATURE, startTestApp, type TestApp } from '../../helpers/app.ts';
@@ -235,5 +236,49 @@ describe('POST /generate: PNGs encoded by the inference worker', () => {
     expect(res.statusCode).toBe(200);
     expect(res.rawPayload.equals(expected!)).toBe(true);
     expect(await size(res.rawPayload)).toEqual([2048, 2048, 3]);
+  });
+});
+
+describe('POST /generate with a model that reads a code from z', () => {
+  let coded: TestApp;
+  beforeAll(async () => {
+    coded = await startTestApp({ models: [{}, { name: 'tiny-coded', latentCode: 4 }] });
+  });
+  afterAll(async () => {
+    await coded.close();
+  });
+  const post = (body: unknown) => coded.app.inject({ method: 'POST', url: '/generate', ...json(body) });
+  type CodedImage = { seed: number; code: number; latent: number[] };
+
+  it("reports each image's code, and sets it on request by a swap that keeps the seed's values", async () => {
+    const seeds = [1, 2, 3, 4, 5, 6];
+    const drawn = await post({ model: 'tiny-coded', seeds, format: 'json', returnLatents: true });
+    expect(drawn.statusCode).toBe(200);
+    const natural = drawn.json<{ images: CodedImage[] }>().images;
+    natural.forEach((img, i) => {
+      expect(img.code).toBe(codeOfRow(latentForSeed(seeds[i]!, 16), 0, 4));
+    });
+    const res = await post({ model: 'tiny-coded', seeds, code: 2, format: 'json', returnLatents: true });
+    const images = res.json<{ images: CodedImage[] }>().images;
+    images.forEach((img, i) => {
+      expect(img.code).toBe(2);
+      expect(codeOfRow(Float32Array.from(img.latent), 0, 4)).toBe(2);
+      const sorted = (v: ArrayLike<number>) => Array.from(v).sort((a, b) => a - b);
+      expect(sorted(img.latent)).toEqual(sorted(latentForSeed(seeds[i]!, 16)));
+      if (natural[i]!.code === 2) expect(img.latent).toEqual(natural[i]!.latent); // nothing to move
+    });
+    const models = await coded.app.inject({ method: 'GET', url: '/v1/models/tiny-coded' });
+    expect(models.json<{ latentCode: unknown }>().latentCode).toEqual({ categories: 4, supervised: false });
+  });
+
+  it.each([
+    ['a code on a model without one', { model: 'tiny', code: 1 }],
+    ['a code past the categories', { model: 'tiny-coded', code: 4 }],
+    ['a negative code', { model: 'tiny-coded', code: -1 }],
+    ['a fractional code', { model: 'tiny-coded', code: 1.5 }],
+  ])('rejects %s with a 400 naming code', async (_name, body) => {
+    const res = await post(body);
+    expect(res.statusCode).toBe(400);
+    expect(res.json<{ error: { field?: string } }>().error.field).toBe('code');
   });
 });
