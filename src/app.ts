@@ -188,7 +188,7 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
     const anyOrigin = config.GAN_CORS_ORIGINS.includes('*');
     await app.register(cors, {
       origin: anyOrigin ? true : config.GAN_CORS_ORIGINS,
-      exposedHeaders: ['x-model', 'x-seeds'],
+      exposedHeaders: ['x-model', 'x-seeds', 'x-code'],
     });
   }
   if (config.GAN_RATE_LIMIT_PER_MINUTE > 0) {

@@ -21,6 +21,7 @@ import { parseArgs } from 'node:util';
 import * as ort from 'onnxruntime-node';
 import { EXECUTION_PROVIDERS, type ExecutionProvider } from '../../src/config.ts';
 import { createSession, SessionLoadError } from '../../src/inference/providers.ts';
+import { isolationFor } from '../../src/inference/worker-handle.ts';
 import { RandomState } from '../../src/latent/random-state.ts';
 import { imageRowDims, type Manifest, manifestSchema } from '../../src/models/manifest.ts';
 import { freePort } from '../../test/helpers/process.ts';
@@ -48,6 +49,7 @@ const batches = args.batches!.split(',').map(Number);
 if (batches.some((b) => !Number.isInteger(b) || b < 1))
   throw new Error(`--batches: expected positive integers`);
 const SECONDS = Number(args.seconds);
+if (!(SECONDS > 0)) throw new Error(`--seconds: expected a positive number, got ${args.seconds}`);
 const MODELS_DIR = args['models-dir']!;
 const PARITY_INPUTS = 256;
 
@@ -109,7 +111,8 @@ type NetworkRow = {
   loaded: boolean;
   reason?: string;
   loadMs?: number;
-  maxAbsDiff?: number;
+  /** Against the CPU provider's output; null when the CPU provider could not load it. */
+  maxAbsDiff?: number | null;
   throughput?: Awaited<ReturnType<typeof imagesPerSecond>>[];
 };
 
@@ -119,7 +122,7 @@ async function compareNetwork(m: Manifest, network: Network): Promise<NetworkRow
   const rows: NetworkRow[] = [];
   const parityFeeds = feedsFor(m, network, PARITY_INPUTS, 0);
   const out = outputName(m, network);
-  let reference: Float32Array | null = null;
+  let reference: Float32Array | null = null; // the CPU provider's output
   for (const provider of ['cpu', ...providers] as ExecutionProvider[]) {
     const t0 = performance.now();
     let session: ort.InferenceSession;
@@ -133,17 +136,19 @@ async function compareNetwork(m: Manifest, network: Network): Promise<NetworkRow
     }
     const loadMs = round(performance.now() - t0, 1);
     const result = (await session.run(parityFeeds))[out]!.data as Float32Array;
-    let maxAbsDiff = 0;
-    if (reference === null) reference = result;
-    else
+    let maxAbsDiff: number | null = null;
+    if (provider === 'cpu') reference = result;
+    if (reference !== null) {
+      maxAbsDiff = 0;
       for (let i = 0; i < result.length; i++)
         maxAbsDiff = Math.max(maxAbsDiff, Math.abs(result[i]! - reference[i]!));
+    }
     const throughput = [];
     for (const batch of batches)
       throughput.push(await imagesPerSecond(session, feedsFor(m, network, batch, batch), batch));
     await session.release();
     log(
-      `${m.name} ${network} on ${provider}: loaded in ${loadMs} ms, max |Δ| vs cpu ${maxAbsDiff.toExponential(2)}; ` +
+      `${m.name} ${network} on ${provider}: loaded in ${loadMs} ms, max |Δ| vs cpu ${maxAbsDiff?.toExponential(2) ?? 'n/a (cpu did not load)'}; ` +
         throughput.map((t) => `batch ${t.batch} ${t.imagesPerSecond}/s`).join(', '),
     );
     rows.push({ model: m.name, network, provider, loaded: true, loadMs, maxAbsDiff, throughput });
@@ -153,11 +158,12 @@ async function compareNetwork(m: Manifest, network: Network): Promise<NetworkRow
 
 type HttpRow = {
   providers: string;
-  reported: unknown;
-  pngsIdentical: boolean | null;
-  count1: LoadResult;
-  count64: LoadResult;
-};
+  /** How many workers, and whether threads or processes (webgpu with several workers forces processes). */
+  workers: string;
+} & (
+  | { reported: unknown; pngsIdentical: boolean | null; count1: LoadResult; count64: LoadResult }
+  | { error: string }
+);
 
 async function startBuiltServer(env: Record<string, string>): Promise<{ url: string; child: ChildProcess }> {
   const port = await freePort();
@@ -185,7 +191,18 @@ async function startBuiltServer(env: Record<string, string>): Promise<{ url: str
     }
     await new Promise((r) => setTimeout(r, 200));
   }
+  await stopServer(child);
   throw new Error('dist/server.js was not ready after 120 s');
+}
+
+/** SIGTERM, then SIGKILL if it has not exited 10 s later; resolves once it has (at once if it already had). */
+async function stopServer(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+  await exited;
+  clearTimeout(timer);
 }
 
 async function generatePngs(url: string, model: string): Promise<Buffer[]> {
@@ -206,7 +223,19 @@ async function compareHttp(model: string): Promise<HttpRow[]> {
   const rows: HttpRow[] = [];
   let cpuPngs: Buffer[] | null = null;
   for (const list of ['cpu', ...providers.map((p) => `${p},cpu`)]) {
-    const server = await startBuiltServer({ GAN_EXECUTION_PROVIDERS: list, GAN_LOG_LEVEL: 'warn' });
+    const listed = list.split(',') as ExecutionProvider[];
+    const c = effectiveConfig();
+    const { isolation } = isolationFor(listed, c.GAN_WORKERS, c.GAN_WORKER_ISOLATION);
+    const workers = `${c.GAN_WORKERS} ${isolation === 'thread' ? 'threads' : 'processes'}`;
+    let server: { url: string; child: ChildProcess };
+    try {
+      server = await startBuiltServer({ GAN_EXECUTION_PROVIDERS: list, GAN_LOG_LEVEL: 'warn' });
+    } catch (err) {
+      const error = err instanceof Error ? err.message : String(err);
+      log(`http ${list}: ${error}`);
+      rows.push({ providers: list, workers, error });
+      continue;
+    }
     try {
       const info = (await (await fetch(`${server.url}/v1/models/${model}`)).json()) as {
         executionProvider?: unknown;
@@ -224,14 +253,18 @@ async function compareHttp(model: string): Promise<HttpRow[]> {
       );
       rows.push({
         providers: list,
+        workers,
         reported: info.executionProvider,
         pngsIdentical: identical,
         count1,
         count64,
       });
+    } catch (err) {
+      const error = err instanceof Error ? err.message : String(err);
+      log(`http ${list}: ${error}`);
+      rows.push({ providers: list, workers, error });
     } finally {
-      server.child.kill('SIGTERM');
-      await new Promise((r) => server.child.once('exit', r));
+      await stopServer(server.child);
     }
   }
   return rows;
@@ -276,7 +309,7 @@ function markdown(report: {
     const cells = r.loaded
       ? [
           String(r.loadMs),
-          r.maxAbsDiff!.toExponential(1),
+          r.maxAbsDiff?.toExponential(1) ?? 'no cpu reference',
           ...r.throughput!.map((t) => String(t.imagesPerSecond)),
         ]
       : [`not loaded: ${r.reason}`, '', ...batches.map(() => '')];
@@ -286,15 +319,19 @@ function markdown(report: {
     lines.push(
       '',
       `The built service (\`node dist/server.js\`; ${serviceSettings()}) per \`GAN_EXECUTION_PROVIDERS\`, \`/generate\` at 64`,
-      `connections for ${SECONDS * 2} s each; "identical" compares four count-16 PNGs (seeds 0–3) with the CPU server's:`,
+      `connections for ${SECONDS * 2} s each; "identical" compares four count-16 PNGs (seeds 0–3) with the CPU server's.`,
+      'With webgpu and several workers the service runs them as processes; `GAN_WORKER_ISOLATION=process` in the',
+      "environment runs the CPU server's that way too, to compare like with like:",
       '',
-      '| GAN_EXECUTION_PROVIDERS | provider reported | PNGs identical to cpu | count 1 req/s | p99 ms | count 64 req/s | images/s |',
-      '| --- | --- | --- | ---: | ---: | ---: | ---: |',
+      '| GAN_EXECUTION_PROVIDERS | workers | provider reported | PNGs identical to cpu | count 1 req/s | p99 ms | count 64 req/s | images/s |',
+      '| --- | --- | --- | --- | ---: | ---: | ---: | ---: |',
     );
     for (const h of report.http) {
       lines.push(
-        `| ${h.providers} | \`${JSON.stringify(h.reported)}\` | ${h.pngsIdentical ?? '(reference)'} | ` +
-          `${h.count1.requestsPerSecond} | ${h.count1.p99Ms} | ${h.count64.requestsPerSecond} | ${round(h.count64.requestsPerSecond * 64)} |`,
+        'error' in h
+          ? `| ${h.providers} | ${h.workers} | failed: ${h.error} | | | | | |`
+          : `| ${h.providers} | ${h.workers} | \`${JSON.stringify(h.reported)}\` | ${h.pngsIdentical ?? '(reference)'} | ` +
+              `${h.count1.requestsPerSecond} | ${h.count1.p99Ms} | ${h.count64.requestsPerSecond} | ${round(h.count64.requestsPerSecond * 64)} |`,
       );
     }
   }

@@ -301,8 +301,10 @@ async function recordQuality(file: string, report: DiagnosticsReport, command: s
   const manifest = JSON.parse(await readFile(file, 'utf8')) as {
     provenance: { quality: Record<string, unknown> };
   };
+  // Code figures are set only where they apply: drop any a previous evaluation left.
+  const { codePurity: _purity, codeAgreement: _agreement, ...earlier } = manifest.provenance.quality;
   manifest.provenance.quality = {
-    ...manifest.provenance.quality,
+    ...earlier,
     evaluatedWith: command,
     evaluatedAt: new Date().toISOString(),
     samples: report.samples,

@@ -69,6 +69,8 @@ const EVAL_KEYS = [
   'meanConfidence',
   'labelAgreement',
   'frechetDistance',
+  'codePurity',
+  'codeAgreement',
 ];
 
 export interface ExportRunOptions extends CheckedExportOptions {

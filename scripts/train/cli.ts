@@ -140,6 +140,9 @@ function parseConfig(argv: string[]): { cfg: TrainConfig; resume: boolean } {
       `--code-labels: needs --latent-code ${NUM_CLASSES} (one code per class), got ${latentCode}`,
     );
   }
+  if (values['code-labels'] && Number(values['info-weight']) === 0) {
+    throw new Error('--code-labels: the labels act through the code term, so --info-weight must be above 0');
+  }
   const defaultClassifier = path.join('runs', `${dataset}-classifier`, 'checkpoint', 'classifier');
   const cfg: TrainConfig = {
     dataset,
@@ -242,6 +245,7 @@ async function main(): Promise<void> {
     const saved = JSON.parse(await readFile(path.join(cfg.out, 'config.json'), 'utf8')) as TrainConfig;
     saved.latentCode ??= null; // runs from before latent codes existed
     saved.codeLabels ??= false;
+    saved.initFrom ??= null;
     cfg.initFromEpoch = saved.initFromEpoch ?? null;
     for (const key of [
       'dataset',
@@ -249,6 +253,7 @@ async function main(): Promise<void> {
       'conditional',
       'latentCode',
       'codeLabels',
+      'initFrom',
       'width',
       'latentDim',
     ] as const) {
@@ -421,6 +426,7 @@ async function main(): Promise<void> {
         samples: cfg.evalSamples,
         reference,
         latentCode: cfg.latentCode,
+        codeLabels: cfg.codeLabels,
       });
       // With averaging, also judge the trained generator: the gap is what the average buys.
       if (average) {
@@ -430,6 +436,7 @@ async function main(): Promise<void> {
           samples: cfg.evalSamples,
           reference,
           latentCode: cfg.latentCode,
+          codeLabels: cfg.codeLabels,
         });
         trainedEvaluation = {
           klToUniform: trained.klToUniform,
@@ -437,6 +444,7 @@ async function main(): Promise<void> {
           labelAgreement: trained.labelAgreement,
           frechetDistance: trained.frechetDistance,
           ...(trained.codePurity !== undefined ? { codePurity: trained.codePurity } : {}),
+          ...(trained.codeAgreement !== undefined ? { codeAgreement: trained.codeAgreement } : {}),
         };
       }
     }
@@ -475,6 +483,7 @@ async function main(): Promise<void> {
             (e.labelAgreement !== null ? ` agree ${e.labelAgreement.toFixed(3)}` : '') +
             (e.frechetDistance !== null ? ` FD ${e.frechetDistance.toFixed(2)}` : '') +
             (e.codePurity !== undefined ? ` code purity ${e.codePurity.toFixed(3)}` : '') +
+            (e.codeAgreement !== undefined ? ` class = code ${e.codeAgreement.toFixed(3)}` : '') +
             (average ? ' (average)' : '')
           : '') +
         (trainedEvaluation

@@ -10,9 +10,10 @@ import {
   fitGaussian,
   frechetDistance,
   type Gaussian,
+  labelAgreement,
   predictedClasses,
 } from '../../src/diagnostics/metrics.ts';
-import { codeOfRow } from '../../src/latent/code.ts';
+import { codesOf } from '../../src/latent/code.ts';
 import { latentsForSeeds } from '../../src/latent/random-state.ts';
 import { type Dataset, PIXELS, toSignedUnit } from '../data/datasets.ts';
 import { tf } from '../tfjs/backend.ts';
@@ -33,6 +34,8 @@ export type EpochEvaluation = {
    * predicted class, ÷ N (1 when every code draws a single class). Absent for other models.
    */
   codePurity?: number;
+  /** Codes trained with labels (`--code-labels`): share of samples the classifier puts in their code's class. */
+  codeAgreement?: number;
 };
 
 export const MODE_SHARE = 0.02; // a class "is covered" with ≥ 2% of samples (uniform is 10%)
@@ -113,6 +116,8 @@ export function evaluateEpoch(
     reference?: Gaussian | null;
     /** Categories of the model's InfoGAN code, to measure its purity. */
     latentCode?: number | null;
+    /** The code was trained with labels: also measure how often the class is the code. */
+    codeLabels?: boolean;
   },
 ): EpochEvaluation {
   const k = (classifier.outputs[0]!.shape[1] as number) ?? 10;
@@ -126,10 +131,7 @@ export function evaluateEpoch(
     const seeds = Array.from({ length: n }, (_, i) => EVAL_SEED_BASE + start + i);
     const p = tf.tidy(() => {
       const latents = latentsForSeeds(seeds, opts.latentDim);
-      if (codes && opts.latentCode) {
-        for (let i = 0; i < n; i++)
-          codes[start + i] = codeOfRow(latents, i * opts.latentDim, opts.latentCode);
-      }
+      if (codes && opts.latentCode) codes.set(codesOf(latents, n, opts.latentDim, opts.latentCode), start);
       const z = tf.tensor2d(latents, [n, opts.latentDim]);
       let input: tfTypes.Tensor | tfTypes.Tensor[] = z;
       if (requested && opts.numClasses !== null) {
@@ -159,7 +161,21 @@ export function evaluateEpoch(
         ? frechetDistance(fitGaussian(features, opts.samples, d), opts.reference)
         : null,
     ...(codes && opts.latentCode
-      ? { codePurity: codePurity(codes, predictedClasses(probs, codes.length, k), k, opts.latentCode) }
+      ? codeFigures(codes, probs, k, opts.latentCode, opts.codeLabels ?? false)
       : {}),
+  };
+}
+
+function codeFigures(
+  codes: Int32Array,
+  probs: Float32Array,
+  k: number,
+  categories: number,
+  supervised: boolean,
+): Pick<EpochEvaluation, 'codePurity' | 'codeAgreement'> {
+  const predicted = predictedClasses(probs, codes.length, k);
+  return {
+    codePurity: codePurity(codes, predicted, k, categories),
+    ...(supervised ? { codeAgreement: labelAgreement(codes, predicted) } : {}),
   };
 }

@@ -9,7 +9,7 @@ import { ServiceError } from '../errors.ts';
 import { pixelsToFloat } from '../imaging/pixels.ts';
 import type { ModelRuntime, ServedClassifier, ServedModel } from '../inference/runtime.ts';
 import { networkKey } from '../inference/runtime.ts';
-import { codeOfRow } from '../latent/code.ts';
+import { codesOf } from '../latent/code.ts';
 import { seededLatents, seedRange } from '../latent/sampling.ts';
 import { imageRowDims } from '../models/manifest.ts';
 import { discriminatePixels, generatePixels } from '../services/images.ts';
@@ -265,9 +265,7 @@ export async function runDiagnostics(
     const labels = requested ? Array.from(requested.subarray(from, to)) : null;
     const latents = seededLatents(seeds.slice(from, to), m.latentDim, truncation);
     if (codes && m.latentCode) {
-      for (let i = 0; i < to - from; i++) {
-        codes[from + i] = codeOfRow(latents, i * m.latentDim, m.latentCode.categories);
-      }
+      codes.set(codesOf(latents, to - from, m.latentDim, m.latentCode.categories), from);
     }
     const pixels = await generatePixels(runtime, model, latents, labels);
     const c = await classifyPixels(runtime, classifier, pixels);

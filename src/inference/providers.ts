@@ -5,7 +5,6 @@
  */
 import * as ort from 'onnxruntime-node';
 import type { ExecutionProvider } from '../config.ts';
-import type { Isolation } from './worker-handle.ts';
 
 export interface CreatedSession {
   session: ort.InferenceSession;
@@ -70,27 +69,4 @@ export async function createSession(
   }
   const reasons = skipped.map((s) => `${s.provider}: ${s.reason}`).join('; ');
   throw new SessionLoadError(`no execution provider could load it (${reasons})`, skipped);
-}
-
-/**
- * The worker isolation these providers can run under. Measured on an NVIDIA H200 (onnxruntime-node 1.30, WebGPU
- * through Vulkan, docs/benchmarks-providers.md): with WebGPU sessions in two or four worker threads of one process
- * the process died of a segmentation fault while loading them; one worker thread, and four workers as child
- * processes, loaded and served. So with WebGPU in the list and more than one worker, workers run as processes, and
- * `reason` says so for the log.
- */
-export function isolationFor(
-  providers: readonly ExecutionProvider[],
-  workers: number,
-  requested: Isolation,
-): { isolation: Isolation; reason: string | null } {
-  if (requested === 'thread' && workers > 1 && providers.includes('webgpu')) {
-    return {
-      isolation: 'process',
-      reason:
-        `GAN_WORKER_ISOLATION=thread with ${workers} workers and the webgpu provider: running the workers as ` +
-        'processes instead (WebGPU sessions in several worker threads of one process crash onnxruntime-node)',
-    };
-  }
-  return { isolation: requested, reason: null };
 }

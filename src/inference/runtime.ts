@@ -16,8 +16,8 @@ import {
   scanModels,
 } from '../models/repository.ts';
 import type { NetworkKey, SessionInfo, SessionSpec, TensorData, TensorType } from './protocol.ts';
-import { isolationFor } from './providers.ts';
 import { type NetworkRequest, type NetworkResult, Scheduler } from './scheduler.ts';
+import { isolationFor } from './worker-handle.ts';
 import { WorkerPool } from './worker-pool.ts';
 
 export type Network = 'generator' | 'discriminator' | 'classifier';

@@ -7,6 +7,7 @@ import { type ChildProcess, fork } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
+import type { ExecutionProvider } from '../config.ts';
 import type { FromWorker, ToWorker } from './protocol.ts';
 
 export type Isolation = 'thread' | 'process';
@@ -80,4 +81,27 @@ export class WorkerHandle extends EventEmitter<{
       child.kill('SIGKILL');
     });
   }
+}
+
+/**
+ * The worker isolation these providers can run under. Measured on an NVIDIA H200 (onnxruntime-node 1.30, WebGPU
+ * through Vulkan, docs/benchmarks-providers.md): with WebGPU sessions in two or four worker threads of one process
+ * the process died of a segmentation fault while loading them; one worker thread, and four workers as child
+ * processes, loaded and served. So with WebGPU in the list and more than one worker, workers run as processes, and
+ * `reason` says so for the log.
+ */
+export function isolationFor(
+  providers: readonly ExecutionProvider[],
+  workers: number,
+  requested: Isolation,
+): { isolation: Isolation; reason: string | null } {
+  if (requested === 'thread' && workers > 1 && providers.includes('webgpu')) {
+    return {
+      isolation: 'process',
+      reason:
+        `GAN_WORKER_ISOLATION=thread with ${workers} workers and the webgpu provider: running the workers as ` +
+        'processes instead (WebGPU sessions in several worker threads of one process crash onnxruntime-node)',
+    };
+  }
+  return { isolation: requested, reason: null };
 }

@@ -32,6 +32,12 @@ const provenanceSchema = z.strictObject({
   notes: z.string().optional(),
 });
 
+/** A categorical code read from z (InfoGAN): see `latentCode` in the manifest. */
+export const latentCodeSchema = z.strictObject({
+  categories: z.number().int().min(2).max(4096),
+  supervised: z.boolean().describe('Trained with the dataset labels on the code, so code k draws class k'),
+});
+
 export const manifestSchema = z
   .strictObject({
     /** Folder name; also the name clients use. */
@@ -75,10 +81,7 @@ export const manifestSchema = z
      * `categories` entries. /generate's `code` sets it. `supervised`: trained with the dataset's labels on the code, so
      * code k draws class k; otherwise the codes are whatever kinds of image training gave them (rows of samples.png).
      */
-    latentCode: z
-      .strictObject({ categories: z.number().int().min(2).max(4096), supervised: z.boolean() })
-      .nullable()
-      .default(null),
+    latentCode: latentCodeSchema.nullable().default(null),
     provenance: provenanceSchema,
   })
   .superRefine((m, ctx) => {

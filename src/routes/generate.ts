@@ -7,7 +7,7 @@ import { invalid } from '../errors.ts';
 import { encodePng } from '../imaging/codec.ts';
 import { defaultColumns, tileGrid } from '../imaging/pixels.ts';
 import type { ServedModel } from '../inference/runtime.ts';
-import { codeOfRow, setCode } from '../latent/code.ts';
+import { codesOf, setCode } from '../latent/code.ts';
 import { freshSeeds, seededLatents, seedRange, truncate } from '../latent/sampling.ts';
 import {
   errorResponses,
@@ -141,10 +141,8 @@ export function applyCode(
     throw invalid('code', `code must be in 0..${spec.categories - 1}, got ${code}`);
   }
   const dim = model.manifest.latentDim;
-  return Array.from({ length: count }, (_, i) => {
-    if (code !== undefined) setCode(latents, i, dim, spec.categories, code);
-    return codeOfRow(latents, i * dim, spec.categories);
-  });
+  if (code !== undefined) for (let i = 0; i < count; i++) setCode(latents, i, dim, spec.categories, code);
+  return Array.from(codesOf(latents, count, dim, spec.categories));
 }
 
 /** Check a request's labels against the model: required for conditional models, refused otherwise. */
@@ -210,7 +208,7 @@ export const generateRoutes: FastifyPluginAsyncZod = async (app) => {
         tags: ['generate'],
         summary: 'Generate images from seeds or latent vectors',
         description:
-          'Returns image/png (one image for count 1, else a grid) with x-model and x-seeds headers, or JSON with format=json. Seeds map to latents exactly as numpy.random.RandomState(seed).randn(latentDim).',
+          'Returns image/png (one image for count 1, else a grid) with x-model and x-seeds headers (and x-code when a code was set), or JSON with format=json. Seeds map to latents exactly as numpy.random.RandomState(seed).randn(latentDim).',
         querystring: noQuerySchema,
         body: generateBodySchema,
         response: {
@@ -224,6 +222,8 @@ export const generateRoutes: FastifyPluginAsyncZod = async (app) => {
       const model = app.runtime.model(body.model);
       reply.header('x-model', model.name);
       const prepared = prepareLatents(model, body);
+      // With a code the seeds alone no longer give the image: say which code was set.
+      if (body.code !== undefined) reply.header('x-code', String(body.code));
       // Inputs are transferred to the inference worker (their buffers detach), so keep a copy to return.
       const latents = body.returnLatents ? prepared.latents.slice() : prepared.latents;
       const { width, height, channels } = model.manifest.image;

@@ -5,6 +5,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { ServiceError } from '../errors.ts';
 import type { ServedModel } from '../inference/runtime.ts';
+import { latentCodeSchema } from '../models/manifest.ts';
 import { errorResponses, modelNameSchema } from '../schemas/common.ts';
 
 const providerSchema = z.object({
@@ -27,8 +28,7 @@ export const modelInfoSchema = z
     image: z.object({ width: z.number(), height: z.number(), channels: z.number() }),
     conditional: z.boolean(),
     numClasses: z.number().nullable(),
-    latentCode: z
-      .object({ categories: z.number(), supervised: z.boolean() })
+    latentCode: latentCodeSchema
       .nullable()
       .describe(
         "A code read from z (InfoGAN): /generate's `code` picks it; supervised = code k draws class k",

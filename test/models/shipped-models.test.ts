@@ -93,8 +93,19 @@ describe('shipped models', () => {
     const images = await app.inject({
       method: 'POST',
       url: '/generate',
-      ...json({ model: 'mnist-dcgan', seeds: [0, 1, 2], code: 7, format: 'json' }),
+      ...json({ model: 'mnist-dcgan', seeds: [0, 1, 2], code: 7, format: 'json', returnLatents: true }),
     });
-    expect(images.json<{ images: Array<{ code: number }> }>().images.map((i) => i.code)).toEqual([7, 7, 7]);
+    type Coded = { code: number; png: string; latent: number[] };
+    const coded = images.json<{ images: Coded[] }>().images;
+    expect(coded.map((i) => i.code)).toEqual([7, 7, 7]);
+    // The code only rearranges z: the returned latent, sent back without a code, draws the same image.
+    const again = await app.inject({
+      method: 'POST',
+      url: '/generate',
+      ...json({ model: 'mnist-dcgan', latents: coded.map((i) => i.latent), format: 'json' }),
+    });
+    const back = again.json<{ images: Coded[] }>().images;
+    expect(back.map((i) => i.png)).toEqual(coded.map((i) => i.png));
+    expect(back.map((i) => i.code)).toEqual([7, 7, 7]);
   });
 });

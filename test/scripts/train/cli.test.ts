@@ -137,6 +137,10 @@ describe('npm run train', () => {
 
     // The source trains on after the copy: the provenance must still name the epoch that was copied.
     await run(TSX, [...common, ...tinyRun(), '--epochs', '2', '--resume', '--out', plain]);
+    // Resuming the InfoGAN run without its --init-from would make its config contradict itself: refused.
+    await expect(
+      run(TSX, [...common, '--latent-code', '4', ...tinyRun(), '--epochs', '2', '--resume', '--out', out]),
+    ).rejects.toThrow(`--resume: initFrom is null, the checkpoint has ${plain}`);
     const exported = path.join(dir, 'infogan-model');
     await run(TSX, ['scripts/export/cli.ts', out, exported]);
     const manifest = JSON.parse(await readFile(path.join(exported, 'model.json'), 'utf8'));
@@ -168,6 +172,11 @@ describe('npm run train', () => {
     );
     await expect(run(TSX, [...base, '--latent-code', '4', '--code-labels'])).rejects.toThrow(
       '--code-labels: needs --latent-code 10 (one code per class), got 4',
+    );
+    await expect(
+      run(TSX, [...base, '--latent-code', '10', '--code-labels', '--info-weight', '0']),
+    ).rejects.toThrow(
+      '--code-labels: the labels act through the code term, so --info-weight must be above 0',
     );
   });
 

@@ -70,6 +70,19 @@ describe('evaluateEpoch with real models', () => {
     expect(c.codePurity).toBeGreaterThanOrEqual(0.1);
     expect(c.codePurity).toBeLessThanOrEqual(1);
     expect(c.labelAgreement).toBeNull();
+    expect(c.codeAgreement).toBeUndefined();
+    // Trained with labels on the code: class = code is measured too, and can never beat the purity (each code's
+    // own class is at most its commonest one).
+    const s = evaluateEpoch(coded, classifier, {
+      latentDim: 8,
+      numClasses: null,
+      samples: 300,
+      latentCode: 4,
+      codeLabels: true,
+    });
+    expect(s.codePurity).toBe(c.codePurity);
+    expect(s.codeAgreement).toBeGreaterThanOrEqual(0);
+    expect(s.codeAgreement).toBeLessThanOrEqual(s.codePurity!);
     generator.dispose();
     coded.dispose();
   }, 180_000);

@@ -1,7 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
-import { createSession, isolationFor, SessionLoadError } from '../../../src/inference/providers.ts';
+import { createSession, SessionLoadError } from '../../../src/inference/providers.ts';
+import { isolationFor } from '../../../src/inference/worker-handle.ts';
 import { RandomState } from '../../../src/latent/random-state.ts';
 
 const GENERATOR = 'models/mnist-dcgan/generator.onnx';

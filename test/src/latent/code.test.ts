@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { codeOfRow, setCode } from '../../../src/latent/code.ts';
+import { codeOfRow, codesOf, setCode } from '../../../src/latent/code.ts';
 import { latentsForSeeds } from '../../../src/latent/random-state.ts';
 
 describe('codeOfRow', () => {
@@ -25,5 +25,33 @@ describe('setCode', () => {
       expect(b).toEqual(a);
     }
     expect(Array.from(latents.subarray(2 * dim))).toEqual(before.slice(2 * dim)); // other rows untouched
+  });
+});
+
+describe('setCode with tied code entries (hand-made latents)', () => {
+  it('still sets the code, raising the target just above the tie', () => {
+    const zeros = new Float32Array(8);
+    setCode(zeros, 0, 8, 4, 3);
+    expect(codeOfRow(zeros, 0, 4)).toBe(3);
+    expect(zeros[3]).toBeGreaterThan(0);
+    expect(zeros[3]).toBeLessThan(1e-44); // the smallest step a float32 can take
+    const tied = Float32Array.from([1, 1, 0, -2, 5]);
+    setCode(tied, 0, 5, 4, 1);
+    expect(codeOfRow(tied, 0, 4)).toBe(1);
+    expect(Array.from(tied.subarray(2))).toEqual([0, -2, 5]);
+    const negative = Float32Array.from([-1, -1, -1, -3]);
+    setCode(negative, 0, 4, 3, 2);
+    expect(codeOfRow(negative, 0, 3)).toBe(2);
+    expect(negative[2]).toBeGreaterThan(-1);
+    expect(negative[2]).toBeLessThan(-0.9999999);
+  });
+});
+
+describe('codesOf', () => {
+  it('reads every row', () => {
+    const latents = latentsForSeeds([1, 2, 3, 4], 12);
+    expect(Array.from(codesOf(latents, 4, 12, 5))).toEqual(
+      [0, 1, 2, 3].map((r) => codeOfRow(latents, r * 12, 5)),
+    );
   });
 });

@@ -271,6 +271,25 @@ describe('POST /generate with a model that reads a code from z', () => {
     expect(models.json<{ latentCode: unknown }>().latentCode).toEqual({ categories: 4, supervised: false });
   });
 
+  it('sets the code of hand-made latents too (all zeros ties every entry), and of every image in a grid', async () => {
+    const zeros = new Array(16).fill(0);
+    const res = await post({
+      model: 'tiny-coded',
+      latents: [zeros],
+      code: 3,
+      format: 'json',
+      returnLatents: true,
+    });
+    const image = res.json<{ images: CodedImage[] }>().images[0]!;
+    expect(image.code).toBe(3);
+    expect(image.latent.filter((v) => v !== 0)).toHaveLength(1); // only the target was raised, by one float32 step
+    const grid = await post({ model: 'tiny-coded', seed: 5, count: 4, code: 1, truncation: 0.5 });
+    expect(grid.statusCode).toBe(200);
+    expect(grid.headers['x-code']).toBe('1');
+    expect(grid.headers['x-seeds']).toBe('5,6,7,8');
+    expect((await post({ model: 'tiny-coded', seed: 5 })).headers['x-code']).toBeUndefined();
+  });
+
   it.each([
     ['a code on a model without one', { model: 'tiny', code: 1 }],
     ['a code past the categories', { model: 'tiny-coded', code: 4 }],
