@@ -158,9 +158,14 @@ describe('overload, timeouts and worker faults', () => {
     const restarted = new Promise<void>((resolve) => pool.once('restarted', () => resolve()));
     const killed = new Promise<void>((resolve) => pool.once('crash', () => resolve()));
     const inFlight = generate(t, { seed: 1, count: 256 });
-    await new Promise((resolve) => setTimeout(resolve, 50));
-    expect(pool.workers[0]!.busy).toBe(true);
-    process.kill(pool.workers[0]!.handle.pid!, 'SIGKILL');
+    // Wait for the job to reach a worker (a fixed 50 ms was too short on a loaded machine), then kill that one.
+    let busy = pool.workers.find((w) => w.busy);
+    for (let i = 0; i < 500 && !busy; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+      busy = pool.workers.find((w) => w.busy);
+    }
+    expect(busy).toBeDefined();
+    process.kill(busy!.handle.pid!, 'SIGKILL');
     const res = await inFlight;
     expect(res.statusCode).toBe(500);
     expect(res.json().error.code).toBe('GAN_ERR_WORKER_CRASHED');
