@@ -81,6 +81,18 @@ describe('shipped models', () => {
     expect(body.labelAgreement.overall).toBeGreaterThan(0.9);
   });
 
+  it('fashion-mnist-dcgan takes z alone, and its label-tied code picks the garment', async () => {
+    const res = await app.inject({
+      method: 'POST',
+      url: '/v1/models/fashion-mnist-dcgan/diagnostics',
+      ...json({ samples: 500, seed: 0 }),
+    });
+    const body = res.json<{ conditional: boolean; code: { supervised: boolean; agreement: number } }>();
+    expect(body.conditional).toBe(false);
+    expect(body.code.supervised).toBe(true);
+    expect(body.code.agreement).toBeGreaterThan(0.85); // 0.936 on 10,000 samples
+  });
+
   it('mnist-dcgan reads an unsupervised 10-way code from z: /generate sets it, diagnostics measure its purity', async () => {
     const res = await app.inject({
       method: 'POST',
