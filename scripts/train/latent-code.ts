@@ -2,9 +2,10 @@
  * The categorical latent code of an InfoGAN-style generator (Chen et al. 2016), read from z itself so that the
  * generator stays a function of z ~ N(0, I) alone: the code is the index of the largest of z's first K entries.
  * The argmax of K independent standard normals is uniform over the K categories, so sampling z samples the code.
- * No labels are involved anywhere: the trainer adds a head Q to the discriminator that must recover the code from
+ * By default no labels are involved: the trainer adds a head Q to the discriminator that must recover the code from
  * G(z) (a mutual-information term in both losses), which makes the generator give each code a distinct, clear kind
- * of image; on MNIST this is what keeps samples from landing between two digits.
+ * of image; on MNIST this is what keeps samples from landing between two digits. With `--code-labels`, Q is also
+ * trained on real images' labels (semi-supervised), so code k comes to draw class k (scripts/train/step.ts).
  *
  * `latentCodeOf` is the one tensor definition: the layer below calls it inside the generator, the training step calls
  * it for Q's targets, and the exporter writes the same thing as Slice → ArgMax → Cast (scripts/export/layers.ts);
