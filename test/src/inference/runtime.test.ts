@@ -14,14 +14,30 @@ afterEach(async () => {
   for (const c of cleanup.splice(0)) await c();
 });
 
-async function runtimeFor(dir: string, overrides: Parameters<typeof testConfig>[0] = {}) {
+async function runtimeFor(
+  dir: string,
+  overrides: Parameters<typeof testConfig>[0] = {},
+  logger: typeof log = log,
+) {
   const rt = new ModelRuntime(
     testConfig({ GAN_MODELS_DIR: dir, GAN_INTRA_OP_THREADS: '1', ...overrides }),
-    log,
+    logger,
     new Metrics(),
   );
   cleanup.push(() => rt.close());
   return rt;
+}
+
+/** A run of the tiny fixture generator (latent 16) on `rows` latents held in `z`. */
+function tinyGenerator(rows: number, z: Float32Array = new Float32Array(rows * 16)) {
+  return {
+    key: 'tiny/generator' as const,
+    model: 'tiny',
+    network: 'generator' as const,
+    rows,
+    inputs: { z: { type: 'float32' as const, data: z, rowDims: [z.length / rows] } },
+    outputs: ['image'],
+  };
 }
 
 async function dirWith(...models: Parameters<typeof writeFixtureModel>[1][]) {
@@ -37,27 +53,13 @@ describe('ModelRuntime faults', () => {
     await rt.scan();
     await rt.start();
     // A latent of the wrong width reaches onnxruntime only if a route forgot to check it: onnxruntime rejects it.
-    const bad = rt.run({
-      key: 'tiny/generator',
-      model: 'tiny',
-      network: 'generator',
-      rows: 1,
-      inputs: { z: { type: 'float32', data: new Float32Array(5), rowDims: [5] } },
-      outputs: ['image'],
-    });
+    const bad = rt.run(tinyGenerator(1, new Float32Array(5)));
     await expect(bad).rejects.toMatchObject({
       code: 'GAN_ERR_INFERENCE_FAILED',
       statusCode: 500,
       message: "inference failed for model 'tiny'",
     });
-    const good = await rt.run({
-      key: 'tiny/generator',
-      model: 'tiny',
-      network: 'generator',
-      rows: 1,
-      inputs: { z: { type: 'float32', data: new Float32Array(16), rowDims: [16] } },
-      outputs: ['image'],
-    });
+    const good = await rt.run(tinyGenerator(1));
     expect(good.outputs.image!.dims).toEqual([1, 28, 28, 1]);
   });
 });
@@ -68,14 +70,7 @@ describe('ModelRuntime input checks', () => {
     await rt.scan();
     await rt.start();
     const z = new Float32Array(2 * 16);
-    const request = {
-      key: 'tiny/generator',
-      model: 'tiny',
-      network: 'generator' as const,
-      rows: 2,
-      inputs: { z: { type: 'float32' as const, data: z, rowDims: [16] } },
-      outputs: ['image'],
-    };
+    const request = tinyGenerator(2, z);
     expect((await rt.run(request)).outputs.image!.dims).toEqual([2, 28, 28, 1]);
     expect(z.length).toBe(0); // transferred to the worker, not copied
     await expect(rt.run(request)).rejects.toThrow(
@@ -95,14 +90,7 @@ describe('ModelRuntime thread settings', () => {
       const rt = await runtimeFor(dir, { GAN_INTRA_OP_THREADS: '2', GAN_INTRA_OP_SPINNING: spinning });
       await rt.scan();
       await rt.start();
-      const out = await rt.run({
-        key: 'tiny/generator',
-        model: 'tiny',
-        network: 'generator',
-        rows: 3,
-        inputs: { z: { type: 'float32', data: z.slice(), rowDims: [16] } },
-        outputs: ['image'],
-      });
+      const out = await rt.run(tinyGenerator(3, z.slice()));
       images.push(out.outputs.image!.data as Float32Array);
     }
     expect(images[0]!.length).toBe(3 * 28 * 28);
@@ -131,26 +119,16 @@ describe('ModelRuntime start-up', () => {
     const logger = Fastify({
       logger: { level: 'warn', stream: { write: (l: string) => void lines.push(l) } },
     }).log;
-    const config = testConfig({
-      GAN_MODELS_DIR: await dirWith({}),
-      GAN_INTRA_OP_THREADS: '1',
-      GAN_EXECUTION_PROVIDERS: 'webgpu,cpu',
-      GAN_WORKERS: '2',
-    });
-    const rt = new ModelRuntime(config, logger, new Metrics());
-    cleanup.push(() => rt.close());
+    const rt = await runtimeFor(
+      await dirWith({}),
+      { GAN_EXECUTION_PROVIDERS: 'webgpu,cpu', GAN_WORKERS: '2' },
+      logger,
+    );
     await rt.scan();
     await rt.start();
     expect(rt.ready).toBe(true);
     expect(lines.some((l) => /running the workers as processes/.test(l))).toBe(true);
-    const out = await rt.run({
-      key: 'tiny/generator',
-      model: 'tiny',
-      network: 'generator',
-      rows: 2,
-      inputs: { z: { type: 'float32', data: new Float32Array(32), rowDims: [16] } },
-      outputs: ['image'],
-    });
+    const out = await rt.run(tinyGenerator(2));
     expect(out.outputs.image!.dims).toEqual([2, 28, 28, 1]);
   });
 
