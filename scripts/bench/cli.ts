@@ -31,6 +31,7 @@ import {
   load as loadFor,
   log,
   median,
+  medianRunMs,
   round,
   rssBytes,
   startServer as startServerIn,
@@ -106,19 +107,11 @@ async function modelCeiling(model: string, batches: number[]) {
     if (g.labelInput) {
       feeds[g.labelInput] = new ort.Tensor('int32', new Int32Array(batch), [batch]);
     }
-    for (let i = 0; i < 3; i++) await session.run(feeds);
-    const times: number[] = [];
-    let until = performance.now() + SECONDS * 1000;
-    while (performance.now() < until || times.length < 5) {
-      const t0 = performance.now();
-      await session.run(feeds);
-      times.push(performance.now() - t0);
-    }
-    const ms = median(times);
+    const { ms, runs: singleRuns } = await medianRunMs(() => session.run(feeds), SECONDS);
     const single = {
       imagesPerSecond: round((batch * 1000) / ms),
       medianMs: round(ms, 3),
-      runs: times.length,
+      runs: singleRuns,
     };
 
     const job = () => ({
@@ -134,7 +127,7 @@ async function modelCeiling(model: string, batches: number[]) {
     for (const w of pool.workers) for (let i = 0; i < 3; i++) await pool.run(w, job());
     let runs = 0;
     const t0 = performance.now();
-    until = t0 + SECONDS * 1000;
+    const until = t0 + SECONDS * 1000;
     await Promise.all(
       pool.workers.map(async (w) => {
         while (performance.now() < until) {

@@ -13,6 +13,25 @@ export const median = (xs: number[]): number => {
   return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
 };
 export const round = (x: number, digits = 1): number => Math.round(x * 10 ** digits) / 10 ** digits;
+/**
+ * Median milliseconds of one `run` after 3 warm-up runs, timing runs for `seconds` (at least 5 of them).
+ * The benchmarks' one way to time a session.
+ */
+export async function medianRunMs(
+  run: () => Promise<unknown>,
+  seconds: number,
+): Promise<{ ms: number; runs: number }> {
+  for (let i = 0; i < 3; i++) await run();
+  const times: number[] = [];
+  const until = performance.now() + seconds * 1000;
+  while (performance.now() < until || times.length < 5) {
+    const t0 = performance.now();
+    await run();
+    times.push(performance.now() - t0);
+  }
+  return { ms: median(times), runs: times.length };
+}
+
 export const log = (msg: string): void => {
   process.stdout.write(`${msg}\n`);
 };

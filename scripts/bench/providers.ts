@@ -12,7 +12,7 @@
  *   npm run bench:providers -- [--providers webgpu] [--batches 1,64,256,1024,4096] [--seconds 2] [--http]
  *                              [--models-dir models] [--out docs/benchmarks-providers]
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -24,10 +24,10 @@ import { createSession, SessionLoadError } from '../../src/inference/providers.t
 import { isolationFor } from '../../src/inference/worker-handle.ts';
 import { RandomState } from '../../src/latent/random-state.ts';
 import { imageRowDims, type Manifest, manifestSchema } from '../../src/models/manifest.ts';
-import { freePort } from '../../test/helpers/process.ts';
+import { type ServiceProcess, startService, waitFor } from '../../test/helpers/process.ts';
 import { commandLine } from '../command-line.ts';
 import { writeReportMarkdown } from '../report-file.ts';
-import { effectiveConfig, type LoadResult, load, log, median, round } from './harness.ts';
+import { effectiveConfig, type LoadResult, load, log, medianRunMs, round } from './harness.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -92,16 +92,8 @@ function outputName(m: Manifest, network: Network): string {
 }
 
 async function imagesPerSecond(session: ort.InferenceSession, feeds: Feeds, batch: number) {
-  for (let i = 0; i < 3; i++) await session.run(feeds);
-  const times: number[] = [];
-  const until = performance.now() + SECONDS * 1000;
-  while (performance.now() < until || times.length < 5) {
-    const t0 = performance.now();
-    await session.run(feeds);
-    times.push(performance.now() - t0);
-  }
-  const ms = median(times);
-  return { batch, medianMs: round(ms, 3), imagesPerSecond: round((batch * 1000) / ms), runs: times.length };
+  const { ms, runs } = await medianRunMs(() => session.run(feeds), SECONDS);
+  return { batch, medianMs: round(ms, 3), imagesPerSecond: round((batch * 1000) / ms), runs };
 }
 
 type NetworkRow = {
@@ -165,34 +157,20 @@ type HttpRow = {
   | { error: string }
 );
 
-async function startBuiltServer(env: Record<string, string>): Promise<{ url: string; child: ChildProcess }> {
-  const port = await freePort();
-  const child = spawn(process.execPath, ['dist/server.js'], {
-    env: {
-      ...process.env,
-      GAN_MODELS_DIR: MODELS_DIR,
-      GAN_HOST: '127.0.0.1',
-      GAN_PORT: String(port),
-      ...env,
-    },
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
-  const url = `http://127.0.0.1:${port}`;
-  for (let i = 0; i < 600; i++) {
-    if (child.exitCode !== null || child.signalCode !== null) {
-      throw new Error(
-        `dist/server.js exited (${child.signalCode ?? `code ${child.exitCode}`}) before it was ready`,
-      );
-    }
-    try {
-      if ((await fetch(`${url}/readyz`)).ok) return { url, child };
-    } catch {
-      // not listening yet
-    }
-    await new Promise((r) => setTimeout(r, 200));
+/** The built service (`node dist/server.js`) on a free port, once /readyz answers 200; stopped again if it never does. */
+async function startBuiltServer(env: Record<string, string>): Promise<ServiceProcess> {
+  const svc = await startService({ GAN_MODELS_DIR: MODELS_DIR, ...env }, ['dist/server.js']);
+  try {
+    await waitFor(svc, async () => (await fetch(`${svc.url}/readyz`)).status === 200, '/readyz 200', 120_000);
+  } catch (err) {
+    const { exitCode, signalCode } = svc.child;
+    await stopServer(svc.child);
+    const how = signalCode ?? (exitCode !== null ? `exit code ${exitCode}` : 'still running after 120 s');
+    throw new Error(
+      `dist/server.js was never ready (${how}): ${(err as Error).message.split('\n').slice(-3).join(' ')}`,
+    );
   }
-  await stopServer(child);
-  throw new Error('dist/server.js was not ready after 120 s');
+  return svc;
 }
 
 /** SIGTERM, then SIGKILL if it has not exited 10 s later; resolves once it has (at once if it already had). */
@@ -227,7 +205,7 @@ async function compareHttp(model: string): Promise<HttpRow[]> {
     const c = effectiveConfig();
     const { isolation } = isolationFor(listed, c.GAN_WORKERS, c.GAN_WORKER_ISOLATION);
     const workers = `${c.GAN_WORKERS} ${isolation === 'thread' ? 'threads' : 'processes'}`;
-    let server: { url: string; child: ChildProcess };
+    let server: ServiceProcess;
     try {
       server = await startBuiltServer({ GAN_EXECUTION_PROVIDERS: list, GAN_LOG_LEVEL: 'warn' });
     } catch (err) {

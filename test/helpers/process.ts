@@ -26,10 +26,14 @@ export interface ServiceProcess {
   exited: Promise<number | null>;
 }
 
-export async function startService(env: Record<string, string>): Promise<ServiceProcess> {
+/** The service from its sources, or from `entry` (e.g. `['dist/server.js']` for the built one), logging at info. */
+export async function startService(
+  env: Record<string, string>,
+  entry: string[] = ['--import', 'tsx', 'src/server.ts'],
+): Promise<ServiceProcess> {
   const port = await freePort();
   let out = '';
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
+  const child = spawn(process.execPath, entry, {
     cwd: ROOT,
     env: { ...process.env, GAN_HOST: '127.0.0.1', GAN_PORT: String(port), GAN_LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
