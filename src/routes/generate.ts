@@ -118,31 +118,19 @@ export interface PreparedLatents {
   latents: Float32Array;
   seeds: Array<number | null>;
   labels: number[] | null;
-  /** The code each latent carries (models with a latentCode), else null. */
+  /** The code each latent carries (models with a latentCode, JSON output: the only place they are reported). */
   codes: number[] | null;
   count: number;
 }
 
-/** Give every latent the requested code (models with a latentCode), and read each latent's code. */
-export function applyCode(
-  model: ServedModel,
-  latents: Float32Array,
-  count: number,
-  code: number | undefined,
-): number[] | null {
+/** Give every latent the requested code; refused for models without a latentCode or past its categories. */
+export function applyCode(model: ServedModel, latents: Float32Array, count: number, code: number): void {
   const spec = model.manifest.latentCode;
-  if (spec === null) {
-    if (code !== undefined) {
-      throw invalid('code', `model '${model.name}' reads no code from z; remove code`);
-    }
-    return null;
-  }
-  if (code !== undefined && code >= spec.categories) {
+  if (spec === null) throw invalid('code', `model '${model.name}' reads no code from z; remove code`);
+  if (code >= spec.categories) {
     throw invalid('code', `code must be in 0..${spec.categories - 1}, got ${code}`);
   }
-  const dim = model.manifest.latentDim;
-  if (code !== undefined) for (let i = 0; i < count; i++) setCode(latents, i, dim, spec.categories, code);
-  return Array.from(codesOf(latents, count, dim, spec.categories));
+  for (let i = 0; i < count; i++) setCode(latents, i, model.manifest.latentDim, spec.categories, code);
 }
 
 /** Check a request's labels against the model: required for conditional models, refused otherwise. */
@@ -193,7 +181,11 @@ export function prepareLatents(model: ServedModel, body: GenerateBody): Prepared
   }
   const count = seeds.length;
   const labels = resolveLabels(model, count, body.label, body.labels);
-  return { latents, seeds, count, labels, codes: applyCode(model, latents, count, body.code) };
+  if (body.code !== undefined) applyCode(model, latents, count, body.code);
+  const spec = model.manifest.latentCode;
+  const codes =
+    spec && body.format === 'json' ? Array.from(codesOf(latents, count, dim, spec.categories)) : null;
+  return { latents, seeds, count, labels, codes };
 }
 
 /** A Buffer view of the same bytes (no copy). */
