@@ -12,13 +12,15 @@ export const DEFAULT_OPSET = 17;
 /** IR version 8 is the one that goes with opset 17. */
 const IR_VERSION = 8;
 
-export type ElementType = 'float32' | 'int32' | 'int64';
-export type TensorData = Float32Array | Int32Array | BigInt64Array;
+/** 'float16' data is IEEE 754 binary16 bit patterns in a Uint16Array (see src/inference/float16.ts). */
+export type ElementType = 'float32' | 'float16' | 'int32' | 'int64';
+export type TensorData = Float32Array | Uint16Array | Int32Array | BigInt64Array;
 /** A dimension: a fixed size, or a symbolic name such as 'N' for the dynamic batch axis. */
 export type Dim = number | string;
 
 const DATA_TYPE: Record<ElementType, number> = {
   float32: onnx.TensorProto.DataType.FLOAT,
+  float16: onnx.TensorProto.DataType.FLOAT16,
   int32: onnx.TensorProto.DataType.INT32,
   int64: onnx.TensorProto.DataType.INT64,
 };
@@ -48,8 +50,14 @@ export const attr = {
 
 export type Attrs = Readonly<Record<string, Attr>>;
 
+/** The ONNX `TensorProto.DataType` number of an element type, e.g. for Cast's `to` attribute. */
+export function onnxDataType(type: ElementType): number {
+  return DATA_TYPE[type];
+}
+
 function elementTypeOf(data: TensorData): ElementType {
   if (data instanceof Float32Array) return 'float32';
+  if (data instanceof Uint16Array) return 'float16';
   if (data instanceof Int32Array) return 'int32';
   return 'int64';
 }
@@ -145,7 +153,7 @@ export class GraphBuilder {
   }
 
   /**
-   * A constant tensor stored in the model.
+   * A constant tensor stored in the model; its element type follows the array (a Uint16Array holds float16 bits).
    * @param dims its shape; the product must equal `data.length` ([] for a scalar)
    * @param name a fixed name, or a fresh one from 'const' if absent
    */

@@ -57,3 +57,23 @@ describe('GraphBuilder', () => {
     expect(() => attr.int(0.5)).toThrow('must be an integer');
   });
 });
+
+describe('GraphBuilder float16', () => {
+  it('stores float16 initializers from Uint16Array bits and types float16 inputs/outputs', async () => {
+    const g = new GraphBuilder('half');
+    const x = g.input('x', 'float16', ['N', 2]);
+    // 0x3C00 = 1, 0xC000 = -2, 0x3800 = 0.5 in IEEE binary16.
+    const w = g.initializer(Uint16Array.of(0x3c00, 0xc000), [2]);
+    const b = g.initializer(Uint16Array.of(0x3800), [1]);
+    g.op('Add', [g.op('Mul', [x, w]), b], undefined, 'y');
+    g.output('y', 'float16', ['N', 2]);
+    const model = parseModel(g.serialize());
+    expect(model.graph!.initializer!.map((t) => t.dataType)).toEqual([10, 10]);
+    const session = await ort.InferenceSession.create(g.serialize());
+    // x = [[1, 1]] → [1·1 + 0.5, 1·-2 + 0.5] = [1.5, -1.5] = [0x3E00, 0xBE00].
+    const out = await session.run({ x: new ort.Tensor('float16', Uint16Array.of(0x3c00, 0x3c00), [1, 2]) });
+    expect(out.y!.type).toBe('float16');
+    expect(Array.from(out.y!.data as Uint16Array)).toEqual([0x3e00, 0xbe00]);
+    await session.release();
+  });
+});
