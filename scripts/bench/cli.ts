@@ -21,7 +21,7 @@ import * as ort from 'onnxruntime-node';
 import { createSession } from '../../src/inference/providers.ts';
 import { WorkerPool } from '../../src/inference/worker-pool.ts';
 import { RandomState } from '../../src/latent/random-state.ts';
-import { manifestSchema } from '../../src/models/manifest.ts';
+import { inputOf, manifestSchema } from '../../src/models/manifest.ts';
 import { commandLine } from '../command-line.ts';
 import { writeReportMarkdown } from '../report-file.ts';
 import {
@@ -101,11 +101,13 @@ async function modelCeiling(model: string, batches: number[]) {
   const rows: CeilingRow[] = [];
   for (const batch of batches) {
     const z = Float32Array.from(new RandomState(batch).randn(batch * manifest.latentDim));
+    const latentName = inputOf(g, 'latent')!.name;
+    const labelName = inputOf(g, 'class-index')?.name;
     const feeds: Record<string, ort.Tensor> = {
-      [g.latentInput]: new ort.Tensor('float32', z, [batch, manifest.latentDim]),
+      [latentName]: new ort.Tensor('float32', z, [batch, manifest.latentDim]),
     };
-    if (g.labelInput) {
-      feeds[g.labelInput] = new ort.Tensor('int32', new Int32Array(batch), [batch]);
+    if (labelName) {
+      feeds[labelName] = new ort.Tensor('int32', new Int32Array(batch), [batch]);
     }
     const { ms, runs: singleRuns } = await medianRunMs(() => session.run(feeds), SECONDS);
     const single = {
@@ -117,9 +119,9 @@ async function modelCeiling(model: string, batches: number[]) {
     const job = () => ({
       key: 'bench/generator',
       feeds: {
-        [g.latentInput]: { type: 'float32' as const, data: z.slice(), dims: [batch, manifest.latentDim] },
-        ...(g.labelInput
-          ? { [g.labelInput]: { type: 'int32' as const, data: new Int32Array(batch), dims: [batch] } }
+        [latentName]: { type: 'float32' as const, data: z.slice(), dims: [batch, manifest.latentDim] },
+        ...(labelName
+          ? { [labelName]: { type: 'int32' as const, data: new Int32Array(batch), dims: [batch] } }
           : {}),
       },
       outputs: [g.output],

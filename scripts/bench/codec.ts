@@ -15,7 +15,7 @@ import { decodeToModel, decodeWithSharp } from '../../src/imaging/codec.ts';
 import { floatToPixels, tileGrid } from '../../src/imaging/pixels.ts';
 import { encodePngSync, type RawImage, scanlines } from '../../src/imaging/png.ts';
 import { latentsForSeeds } from '../../src/latent/random-state.ts';
-import { manifestSchema } from '../../src/models/manifest.ts';
+import { inputOf, manifestSchema } from '../../src/models/manifest.ts';
 import { log, median, round } from './harness.ts';
 
 const { values: args } = parseArgs({
@@ -35,10 +35,10 @@ const z = latentsForSeeds(
   manifest.latentDim,
 );
 const feeds: Record<string, ort.Tensor> = {
-  [manifest.generator.latentInput]: new ort.Tensor('float32', z, [n, manifest.latentDim]),
+  [inputOf(manifest.generator, 'latent')!.name]: new ort.Tensor('float32', z, [n, manifest.latentDim]),
 };
-if (manifest.generator.labelInput)
-  feeds[manifest.generator.labelInput] = new ort.Tensor('int32', new Int32Array(n), [n]);
+const labelInput = inputOf(manifest.generator, 'class-index');
+if (labelInput) feeds[labelInput.name] = new ort.Tensor('int32', new Int32Array(n), [n]);
 const out = (await session.run(feeds))[manifest.generator.output]!;
 const pixels = floatToPixels(
   out.data as Float32Array,

@@ -8,7 +8,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import * as ort from 'onnxruntime-node';
-import { manifestSchema } from '../../src/models/manifest.ts';
+import { inputOf, manifestSchema } from '../../src/models/manifest.ts';
 import { log, median, round } from './harness.ts';
 
 const { values: args } = parseArgs({
@@ -23,7 +23,8 @@ const LEVELS = ['disabled', 'basic', 'extended', 'all'] as const;
 
 const manifest = manifestSchema.parse(JSON.parse(await readFile(join(args.model!, 'model.json'), 'utf8')));
 const g = manifest.generator;
-if (g.labelInput) throw new Error(`${args.model}: a conditional generator; pick an unconditional one`);
+if (inputOf(g, 'class-index'))
+  throw new Error(`${args.model}: a conditional generator; pick an unconditional one`);
 const sessions = await Promise.all(
   LEVELS.map((level) =>
     ort.InferenceSession.create(join(args.model!, g.file), {
@@ -37,7 +38,7 @@ const sessions = await Promise.all(
 log(`${args.model}: onnxruntime-node ${ort.env.versions.common}, 1 intra-op thread, no spinning`);
 for (const batch of args.batches!.split(',').map(Number)) {
   const z = Float32Array.from({ length: batch * manifest.latentDim }, (_, i) => Math.sin(i));
-  const feeds = { [g.latentInput]: new ort.Tensor('float32', z, [batch, manifest.latentDim]) };
+  const feeds = { [inputOf(g, 'latent')!.name]: new ort.Tensor('float32', z, [batch, manifest.latentDim]) };
   const rates = new Map<string, number[]>();
   for (let r = 0; r < Number(args.rounds); r++) {
     for (const [i, session] of sessions.entries()) {

@@ -23,7 +23,7 @@ import { EXECUTION_PROVIDERS, type ExecutionProvider } from '../../src/config.ts
 import { createSession, SessionLoadError } from '../../src/inference/providers.ts';
 import { isolationFor } from '../../src/inference/worker-handle.ts';
 import { RandomState } from '../../src/latent/random-state.ts';
-import { imageRowDims, type Manifest, manifestSchema } from '../../src/models/manifest.ts';
+import { imageRowDims, inputOf, type Manifest, manifestSchema } from '../../src/models/manifest.ts';
 import { type ServiceProcess, startService, waitFor } from '../../test/helpers/process.ts';
 import { commandLine } from '../command-line.ts';
 import { writeReportMarkdown } from '../report-file.ts';
@@ -74,21 +74,26 @@ function feedsFor(m: Manifest, network: Network, batch: number, seed: number): F
   if (network === 'generator') {
     const g = m.generator;
     const z = Float32Array.from(rng.randn(batch * m.latentDim));
+    const label = inputOf(g, 'class-index');
     return {
-      [g.latentInput]: new ort.Tensor('float32', z, [batch, m.latentDim]),
-      ...labels(g.labelInput, g.labelDtype),
+      [inputOf(g, 'latent')!.name]: new ort.Tensor('float32', z, [batch, m.latentDim]),
+      ...labels(label?.name ?? null, label?.dtype ?? 'int32'),
     };
   }
-  const d = m.discriminator;
+  const d = m.discriminator!;
+  const dLabel = inputOf(d, 'class-index');
   const dims = imageRowDims(d.inputLayout, m.image);
   const size = dims.reduce((a, b) => a * b, 1);
   const [lo, hi] = d.inputRange;
   const x = Float32Array.from({ length: batch * size }, () => lo + (hi - lo) * rng.random());
-  return { [d.input]: new ort.Tensor('float32', x, [batch, ...dims]), ...labels(d.labelInput, d.labelDtype) };
+  return {
+    [inputOf(d, 'image')!.name]: new ort.Tensor('float32', x, [batch, ...dims]),
+    ...labels(dLabel?.name ?? null, dLabel?.dtype ?? 'int32'),
+  };
 }
 
 function outputName(m: Manifest, network: Network): string {
-  return network === 'generator' ? m.generator.output : m.discriminator.output;
+  return network === 'generator' ? m.generator.output : m.discriminator!.output;
 }
 
 async function imagesPerSecond(session: ort.InferenceSession, feeds: Feeds, batch: number) {
@@ -109,7 +114,7 @@ type NetworkRow = {
 };
 
 async function compareNetwork(m: Manifest, network: Network): Promise<NetworkRow[]> {
-  const file = join(MODELS_DIR, m.name, m[network].file);
+  const file = join(MODELS_DIR, m.name, (network === 'generator' ? m.generator : m.discriminator!).file);
   const threads = { intraOpThreads: 0, spinning: true }; // onnxruntime's defaults: the whole machine
   const rows: NetworkRow[] = [];
   const parityFeeds = feedsFor(m, network, PARITY_INPUTS, 0);

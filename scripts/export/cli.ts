@@ -87,14 +87,14 @@ async function main(argv: string[]): Promise<void> {
     console.log(
       `wrote ${path.join(outDir, m.file)} and classifier.json: ${m.classNames.length} classes, ${m.featureDim} features`,
     );
-    console.log(m.provenance.notes);
+    if (m.provenance?.notes) console.log(m.provenance.notes);
   } else {
     const m = await exportGanRun(runDir, outDir, options);
     console.log(
       `wrote ${path.join(outDir, 'generator.onnx')}, discriminator.onnx and model.json: '${m.name}', latent ${m.latentDim}` +
         `${m.numClasses ? `, ${m.numClasses} classes` : ''}`,
     );
-    console.log(m.provenance.notes);
+    if (m.provenance?.notes) console.log(m.provenance.notes);
   }
 }
 

@@ -30,7 +30,7 @@ import {
   rangeOfActivation,
 } from './export-model.ts';
 
-type Quality = Manifest['provenance']['quality'];
+type Quality = NonNullable<Manifest['provenance']>['quality'];
 
 /** What the exporter reads from a run's `config.json` (the trainer writes more; unknown keys are kept aside). */
 const runConfigSchema = z.looseObject({
@@ -276,18 +276,20 @@ export async function exportGanRun(
     image,
     generator: {
       file: 'generator.onnx',
-      latentInput: latent.name,
-      labelInput: label?.name ?? null,
-      labelDtype: label?.dtype ?? 'int32',
+      inputs: [
+        { role: 'latent', name: latent.name },
+        ...(label ? [{ role: 'class-index', name: label.name, dtype: label.dtype }] : []),
+      ],
       output: g.converted.outputs[0]!.name,
       outputRange,
       outputLayout: 'NHWC',
     },
     discriminator: {
       file: 'discriminator.onnx',
-      input: dImage.name,
-      labelInput: dLabel?.name ?? null,
-      labelDtype: dLabel?.dtype ?? 'int32',
+      inputs: [
+        { role: 'image', name: dImage.name },
+        ...(dLabel ? [{ role: 'class-index', name: dLabel.name, dtype: dLabel.dtype }] : []),
+      ],
       inputRange: outputRange,
       inputLayout: 'NHWC',
       output: d.converted.outputs[validityIndex]!.name,

@@ -5,9 +5,13 @@
 import type { ExecutionProvider } from '../config.ts';
 import type { ThreadSettings } from './providers.ts';
 
-export type TensorType = 'float32' | 'int32' | 'int64';
-export type TensorData = Float32Array | Int32Array | BigInt64Array;
+export type TensorType = 'float32' | 'int32' | 'int64' | 'bool';
+export type TensorData = Float32Array | Int32Array | BigInt64Array | Uint8Array;
 
+/**
+ * A tensor on the wire. Float inputs always travel as float32: the worker converts them to float16 for a session
+ * that takes float16, and float16 outputs come back as float32.
+ */
 export interface WireTensor {
   type: TensorType;
   data: TensorData;
@@ -23,39 +27,40 @@ export interface SessionSpec {
 }
 
 /**
- * Turn a float output into uint8 pixels inside the worker, off the event loop; with `png`, go on and encode each
- * image as a PNG there too (the worker then returns PNGs, not pixels).
+ * Per-row post-processing the worker applies to one output right after the run, off the event loop: a step
+ * registered in `row-steps.ts` (by name) turns the output into one opaque byte buffer per row, which the scheduler
+ * splits between the requests of a batch without knowing what the bytes are.
  */
-export interface ImagePostprocess {
-  kind: 'image-uint8';
+export interface RowPostprocess {
+  /** The registered step, e.g. `pixels` (uint8 NHWC) or `png`. */
+  step: string;
+  /** The output it applies to; that output comes back with empty data. */
   output: string;
-  range: [number, number];
-  layout: 'NHWC' | 'NCHW';
-  height: number;
-  width: number;
-  channels: number;
-  png?: { scale: number };
+  /** The step's settings (plain data: they cross to the worker). */
+  options: Readonly<Record<string, unknown>>;
+  /** Requests batch together only with the same `key` (the step and its settings). */
+  key: string;
 }
 
-/** One PNG per image, back to back in one buffer: image i is `data[offsets[i], offsets[i + 1])`. */
-export interface PackedPngs {
+/** One buffer per row, back to back in one buffer: row i is `data[offsets[i], offsets[i + 1])`. */
+export interface PackedRows {
   data: Uint8Array;
   offsets: number[];
 }
 
 /** Packs buffers into one freshly allocated buffer (safe to transfer: never a slice of Node's shared pool). */
-export function packPngs(pngs: readonly Uint8Array[]): PackedPngs {
+export function packRows(rows: readonly Uint8Array[]): PackedRows {
   const offsets = [0];
-  for (const p of pngs) offsets.push(offsets[offsets.length - 1]! + p.length);
+  for (const p of rows) offsets.push(offsets[offsets.length - 1]! + p.length);
   const data = new Uint8Array(offsets[offsets.length - 1]!);
-  pngs.forEach((p, i) => {
+  rows.forEach((p, i) => {
     data.set(p, offsets[i]!);
   });
   return { data, offsets };
 }
 
-/** PNGs `from` … `to − 1` of a packed set, as views. */
-export function unpackPngs(packed: PackedPngs, from = 0, to = packed.offsets.length - 1): Uint8Array[] {
+/** Rows `from` … `to − 1` of a packed set, as views. */
+export function unpackRows(packed: PackedRows, from = 0, to = packed.offsets.length - 1): Uint8Array[] {
   const out: Uint8Array[] = [];
   for (let i = from; i < to; i++) out.push(packed.data.subarray(packed.offsets[i], packed.offsets[i + 1]));
   return out;
@@ -90,7 +95,7 @@ export type ToWorker =
       key: NetworkKey;
       feeds: Record<string, WireTensor>;
       outputs: string[];
-      postprocess?: ImagePostprocess;
+      postprocess?: RowPostprocess;
     }
   | { type: 'release' };
 
@@ -100,10 +105,8 @@ export type FromWorker =
       type: 'result';
       id: number;
       outputs: Record<string, WireTensor>;
-      /** The post-processed image output (uint8, NHWC), when asked for without `png`. */
-      pixels?: Uint8Array;
-      /** One PNG per image, when asked for with `png`. */
-      pngs?: PackedPngs;
+      /** The post-processed output, one buffer per row, when `postprocess` was asked for. */
+      rows?: PackedRows;
       computeMs: number;
     }
   | { type: 'error'; id: number; message: string }

@@ -5,9 +5,19 @@
 import type { FastifyBaseLogger } from 'fastify';
 import type { Config, ExecutionProvider } from '../config.ts';
 import { ServiceError } from '../errors.ts';
+import { latentsForSeeds } from '../latent/random-state.ts';
 import type { Metrics } from '../metrics.ts';
+import { feedsFor, fixedTensors } from '../models/feeds.ts';
 import { type ClassifierManifest, imageRowDims, type Manifest } from '../models/manifest.ts';
-import { checkClassifier, checkDiscriminator, checkGenerator } from '../models/metadata-check.ts';
+import {
+  checkClassifier,
+  checkDiscriminator,
+  checkGenerator,
+  checkMapping,
+  type NetworkCheck,
+  type ResolvedInput,
+} from '../models/metadata-check.ts';
+import { readNpy } from '../models/npy.ts';
 import {
   type ClassifierEntry,
   displayPath,
@@ -15,12 +25,12 @@ import {
   type ScanResult,
   scanModels,
 } from '../models/repository.ts';
-import type { NetworkKey, SessionInfo, SessionSpec, TensorData, TensorType } from './protocol.ts';
+import type { NetworkKey, SessionInfo, SessionSpec, WireTensor } from './protocol.ts';
 import { type NetworkRequest, type NetworkResult, Scheduler } from './scheduler.ts';
 import { isolationFor } from './worker-handle.ts';
 import { WorkerPool } from './worker-pool.ts';
 
-export type Network = 'generator' | 'discriminator' | 'classifier';
+export type Network = 'generator' | 'mapping' | 'discriminator' | 'classifier';
 export type ModelStatus = 'loading' | 'ready' | 'failed';
 
 export interface NetworkState {
@@ -28,7 +38,26 @@ export interface NetworkState {
   provider: ExecutionProvider | null;
   skipped: Array<{ provider: ExecutionProvider; reason: string }>;
   info: SessionInfo | null;
+  /** Each input as it is fed (resolved against the session at load). */
+  inputs: ResolvedInput[];
+  /** The output's dimensions after the batch axis (mapping: the w row shape). */
+  outputDims: number[];
+  /** Constant and noise inputs, built once at load. */
+  fixed: Map<string, WireTensor>;
 }
+
+/** The centre of truncation in w space, and where it came from. */
+export interface WAverage {
+  /** float32, one mapping-output row ([wDim] or [numWs, wDim]) */
+  data: Float32Array;
+  source: 'file' | 'estimated';
+  /** The file it was read from, or how many seeded z's were averaged. */
+  file: string | null;
+  samples: number | null;
+}
+
+/** z's averaged for w_avg are mapped in batches of this many rows. */
+const W_AVG_BATCH = 256;
 
 export interface ServedModel {
   name: string;
@@ -37,7 +66,12 @@ export interface ServedModel {
   status: ModelStatus;
   error: string | null;
   generator: NetworkState;
-  discriminator: NetworkState;
+  /** The StyleGAN-style mapping network, when the model has one. */
+  mapping: NetworkState | null;
+  /** Null for a generator-only model. */
+  discriminator: NetworkState | null;
+  /** The average w of a model with a mapping network (set once loaded). */
+  wAvg: WAverage | null;
   /** The dataset's classifier, when one is in the repository. */
   classifier: ServedClassifier | null;
 }
@@ -57,28 +91,19 @@ export class StartupError extends Error {
 
 export const networkKey = (name: string, network: Network): NetworkKey => `${name}/${network}`;
 
-const newState = (file: string): NetworkState => ({ file, provider: null, skipped: [], info: null });
+const newState = (file: string): NetworkState => ({
+  file,
+  provider: null,
+  skipped: [],
+  info: null,
+  inputs: [],
+  outputDims: [],
+  fixed: new Map(),
+});
 
-export function makeLabelTensor(labels: readonly number[], dtype: TensorType): TensorData {
-  if (dtype === 'int64') return BigInt64Array.from(labels, (l) => BigInt(l));
-  if (dtype === 'int32') return Int32Array.from(labels);
-  return Float32Array.from(labels);
-}
-
-/** Row dims for a label input of rank 1 ([N]) or 2 ([N, 1]). */
-export function labelRowDims(info: SessionInfo | null, input: string): number[] {
-  const shape = info?.inputs.find((i) => i.name === input)?.shape;
-  return shape && shape.length === 1 ? [] : [1];
-}
-
-/** A label input for a network, in the dtype and rank its session takes. */
-export function labelFeed(
-  labels: readonly number[],
-  dtype: TensorType,
-  info: SessionInfo | null,
-  input: string,
-) {
-  return { type: dtype, data: makeLabelTensor(labels, dtype), rowDims: labelRowDims(info, input) };
+/** Adds each row of `size` values of `data` into `sums` (float64, so 10,000 rows lose no precision). */
+function sumRows(data: Float32Array, size: number, sums: Float64Array): void {
+  for (let i = 0; i < data.length; i++) sums[i % size]! += data[i]!;
 }
 
 export class ModelRuntime {
@@ -104,7 +129,7 @@ export class ModelRuntime {
     for (const p of scan.problems) this.log.error({ model: p.name }, `model unavailable: ${p.message}`);
     if (scan.models.length === 0) {
       throw new StartupError(
-        `${displayPath(this.config.GAN_MODELS_DIR)}: no models found (expected <name>/model.json with generator.onnx and discriminator.onnx)`,
+        `${displayPath(this.config.GAN_MODELS_DIR)}: no models found (expected <name>/model.json beside its ONNX files; npm run import writes both)`,
       );
     }
     for (const entry of scan.classifiers) {
@@ -127,7 +152,9 @@ export class ModelRuntime {
         status: 'loading',
         error: null,
         generator: newState(entry.generatorFile),
-        discriminator: newState(entry.discriminatorFile),
+        mapping: entry.mappingFile ? newState(entry.mappingFile) : null,
+        discriminator: entry.discriminatorFile ? newState(entry.discriminatorFile) : null,
+        wAvg: null,
         classifier,
       });
     }
@@ -137,7 +164,13 @@ export class ModelRuntime {
         `GAN_DEFAULT_MODEL is '${wanted}' but ${displayPath(this.config.GAN_MODELS_DIR)} has ${[...this.models.keys()].join(', ')}`,
       );
     }
-    this.defaultModel = wanted ?? [...this.models.keys()].sort()[0]!;
+    const marked = [...this.models.values()].filter((m) => m.manifest.default).map((m) => m.name);
+    if (wanted === undefined && marked.length > 1) {
+      throw new StartupError(
+        `models ${marked.join(', ')} each mark themselves as the default ("default": true); keep one, or set GAN_DEFAULT_MODEL`,
+      );
+    }
+    this.defaultModel = wanted ?? marked[0] ?? [...this.models.keys()].sort()[0]!;
     return scan;
   }
 
@@ -145,8 +178,8 @@ export class ModelRuntime {
   async start(): Promise<void> {
     const specs: SessionSpec[] = [];
     for (const m of this.models.values()) {
-      specs.push({ key: networkKey(m.name, 'generator'), file: m.generator.file });
-      specs.push({ key: networkKey(m.name, 'discriminator'), file: m.discriminator.file });
+      for (const [network, state] of this.networksOf(m))
+        specs.push({ key: networkKey(m.name, network), file: state.file });
     }
     for (const c of this.classifiers.values())
       specs.push({ key: networkKey(c.name, 'classifier'), file: c.network.file });
@@ -211,18 +244,32 @@ export class ModelRuntime {
       this.settle(c, problems, failures);
     }
     for (const m of this.models.values()) {
-      const gKey = networkKey(m.name, 'generator');
-      const dKey = networkKey(m.name, 'discriminator');
-      const problems = [...apply(m.generator, gKey, gKey), ...apply(m.discriminator, dKey, dKey)];
+      const networks = this.networksOf(m);
+      const problems = networks.flatMap(([network, state]) => {
+        const key = networkKey(m.name, network);
+        return apply(state, key, key);
+      });
       if (problems.length === 0) {
         const at = `${displayPath(m.entry.dir)}/model.json`;
-        problems.push(...checkGenerator(m.manifest, m.generator.info!).map((p) => `${at}: ${p}`));
-        problems.push(...checkDiscriminator(m.manifest, m.discriminator.info!).map((p) => `${at}: ${p}`));
+        for (const [network, state] of networks) {
+          const check: NetworkCheck =
+            network === 'generator'
+              ? checkGenerator(m.manifest, state.info!)
+              : network === 'mapping'
+                ? checkMapping(m.manifest, state.info!)
+                : checkDiscriminator(m.manifest, state.info!);
+          problems.push(...check.problems.map((p) => `${at}: ${p}`));
+          state.inputs = check.inputs;
+          state.outputDims = check.outputDims;
+          state.fixed = fixedTensors(check.inputs);
+        }
       }
       if (problems.length === 0) {
-        problems.push(...(await this.warmUp(gKey, m.name, 'generator')));
-        problems.push(...(await this.warmUp(dKey, m.name, 'discriminator')));
+        this.limitImageBatch(m);
+        for (const [network] of networks)
+          problems.push(...(await this.warmUp(networkKey(m.name, network), m.name, network)));
       }
+      if (problems.length === 0 && m.mapping) problems.push(...(await this.loadWAverage(m)));
       if (m.classifier && m.classifier.status !== 'ready') m.classifier = null;
       this.settle(m, problems, failures);
     }
@@ -291,36 +338,120 @@ export class ModelRuntime {
       };
     }
     const m = this.models.get(name)!;
-    const img = m.manifest.image;
-    const inputs: NetworkRequest['inputs'] = {};
-    let outputs: string[];
-    let state: NetworkState;
-    if (network === 'generator') {
-      const g = m.manifest.generator;
-      state = m.generator;
-      inputs[g.latentInput] = {
-        type: 'float32',
-        data: new Float32Array(m.manifest.latentDim),
-        rowDims: [m.manifest.latentDim],
-      };
-      if (g.labelInput) {
-        inputs[g.labelInput] = labelFeed([0], g.labelDtype, state.info, g.labelInput);
+    const state = this.networkState(m, network);
+    const rowOf = (role: 'latent' | 'w-latent' | 'image') => {
+      const dims = state.inputs.find((i) => i.spec.role === role)?.dims;
+      return dims ? new Float32Array(dims.reduce((a, b) => a * b, 1)) : undefined;
+    };
+    const feeds = feedsFor(
+      state.inputs,
+      { rows: 1, latents: rowOf('latent'), ws: rowOf('w-latent'), images: rowOf('image'), labels: [0] },
+      m.manifest.numClasses,
+      state.fixed,
+    );
+    const output =
+      network === 'generator'
+        ? m.manifest.generator.output
+        : network === 'mapping'
+          ? m.manifest.mapping!.output
+          : m.manifest.discriminator!.output;
+    return { key, model: name, network, rows: 1, ...feeds, outputs: [output] };
+  }
+
+  /** The networks a model loads, generator first. */
+  private networksOf(m: ServedModel): Array<[Network, NetworkState]> {
+    const out: Array<[Network, NetworkState]> = [['generator', m.generator]];
+    if (m.mapping) out.push(['mapping', m.mapping]);
+    if (m.discriminator) out.push(['discriminator', m.discriminator]);
+    return out;
+  }
+
+  private networkState(m: ServedModel, network: Network): NetworkState {
+    const state = network === 'generator' ? m.generator : network === 'mapping' ? m.mapping : m.discriminator;
+    if (!state) throw new Error(`model '${m.name}' has no ${network}`);
+    return state;
+  }
+
+  /** Batches of a model's image networks stay under GAN_MAX_BATCH_PIXELS (a 1024 px model gets small batches). */
+  private limitImageBatch(m: ServedModel) {
+    const { width, height } = m.manifest.image;
+    const max = Math.max(1, Math.floor(this.config.GAN_MAX_BATCH_PIXELS / (width * height)));
+    if (max >= this.config.GAN_MAX_BATCH) return;
+    this.scheduler!.limitBatch(networkKey(m.name, 'generator'), max);
+    if (m.discriminator) this.scheduler!.limitBatch(networkKey(m.name, 'discriminator'), max);
+    this.log.info({ model: m.name }, `batches of ${m.name} capped at ${max} images (GAN_MAX_BATCH_PIXELS)`);
+  }
+
+  /**
+   * The mapping network's average w: read from the manifest's `.npy` file, or estimated once here as the mean w of
+   * `wAvgSamples` seeded z's (seeds 0, 1, …; class i mod numClasses for a conditional mapping).
+   */
+  private async loadWAverage(m: ServedModel): Promise<string[]> {
+    const map = m.manifest.mapping!;
+    const state = m.mapping!;
+    const rowSize = state.outputDims.reduce((a, b) => a * b, 1);
+    const wSize = state.outputDims[state.outputDims.length - 1] ?? rowSize;
+    if (m.entry.wAvgFile) {
+      try {
+        const npy = await readNpy(m.entry.wAvgFile);
+        let data = npy.data;
+        if (data.length === wSize && rowSize !== wSize) {
+          data = new Float32Array(rowSize);
+          for (let r = 0; r < rowSize / wSize; r++) data.set(npy.data, r * wSize);
+        }
+        if (data.length !== rowSize) {
+          return [
+            `${displayPath(m.entry.wAvgFile)}: w_avg has shape [${npy.shape}] but the mapping network gives rows of [${state.outputDims}]`,
+          ];
+        }
+        m.wAvg = { data, source: 'file', file: map.wAvg, samples: null };
+        return [];
+      } catch (err) {
+        return [`${displayPath(m.entry.wAvgFile)}: ${(err as Error).message}`];
       }
-      outputs = [g.output];
-    } else {
-      const d = m.manifest.discriminator;
-      state = m.discriminator;
-      inputs[d.input] = {
-        type: 'float32',
-        data: new Float32Array(img.width * img.height * img.channels),
-        rowDims: imageRowDims(d.inputLayout, img),
-      };
-      if (d.labelInput) {
-        inputs[d.labelInput] = labelFeed([0], d.labelDtype, state.info, d.labelInput);
-      }
-      outputs = [d.output];
     }
-    return { key, model: name, network, rows: 1, inputs, outputs };
+    const started = performance.now();
+    const total = map.wAvgSamples;
+    const sums = new Float64Array(rowSize);
+    const classes = m.manifest.numClasses;
+    try {
+      for (let from = 0; from < total; from += W_AVG_BATCH) {
+        const rows = Math.min(W_AVG_BATCH, total - from);
+        const seeds = Array.from({ length: rows }, (_, i) => from + i);
+        const feeds = feedsFor(
+          state.inputs,
+          {
+            rows,
+            latents: latentsForSeeds(seeds, m.manifest.latentDim),
+            labels: classes === null ? null : seeds.map((s) => s % classes),
+          },
+          classes,
+          state.fixed,
+        );
+        const result = await this.scheduler!.submit({
+          key: networkKey(m.name, 'mapping'),
+          model: m.name,
+          network: 'mapping',
+          rows,
+          ...feeds,
+          outputs: [map.output],
+        });
+        sumRows(result.outputs[map.output]!.data as Float32Array, rowSize, sums);
+      }
+    } catch (err) {
+      return [`${networkKey(m.name, 'mapping')}: estimating w_avg failed: ${(err as Error).message}`];
+    }
+    m.wAvg = {
+      data: Float32Array.from(sums, (v) => v / total),
+      source: 'estimated',
+      file: null,
+      samples: total,
+    };
+    this.log.info(
+      { model: m.name, samples: total, ms: Math.round(performance.now() - started) },
+      `w_avg of ${m.name} estimated from ${total} seeded z's`,
+    );
+    return [];
   }
 
   get ready(): boolean {

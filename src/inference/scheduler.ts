@@ -6,9 +6,17 @@
  */
 import { ServiceError } from '../errors.ts';
 import type { Metrics } from '../metrics.ts';
-import type { ImagePostprocess, NetworkKey, TensorData, TensorType } from './protocol.ts';
-import { unpackPngs } from './protocol.ts';
-import type { PoolWorker, WorkerPool } from './worker-pool.ts';
+import type { NetworkKey, RowPostprocess, TensorData, TensorType, WireTensor } from './protocol.ts';
+import { unpackRows } from './protocol.ts';
+import type { RunJob, RunResult } from './worker-pool.ts';
+
+/** What the scheduler needs of a worker pool (a fake one in unit tests). */
+export interface SchedulerPool<W = unknown> {
+  /** An idle, ready worker, if any. */
+  acquire(): W | undefined;
+  run(worker: W, job: RunJob): Promise<RunResult>;
+  on(event: 'idle', listener: () => void): unknown;
+}
 
 export interface RowInput {
   type: TensorType;
@@ -24,8 +32,15 @@ export interface NetworkRequest {
   network: string;
   rows: number;
   inputs: Record<string, RowInput>;
+  /**
+   * Inputs without a batch axis (a truncation scalar, a constant, a noise tensor): fed whole, once per batch, so
+   * requests batch together only when their `fixedKey`s match. Copied per batch (the model keeps its own).
+   */
+  fixed?: Record<string, WireTensor>;
+  /** Identifies the values of `fixed` (e.g. `ψ=0.7`); requests with different keys never share a batch. */
+  fixedKey?: string;
   outputs: string[];
-  postprocess?: ImagePostprocess;
+  postprocess?: RowPostprocess;
 }
 
 export interface OutputTensor {
@@ -36,10 +51,8 @@ export interface OutputTensor {
 
 export interface NetworkResult {
   outputs: Record<string, OutputTensor>;
-  /** uint8 NHWC pixels, when `postprocess` was asked for without `png`. */
-  pixels?: Uint8Array;
-  /** One PNG per row, when `postprocess` asked for `png`. */
-  pngs?: Uint8Array[];
+  /** The post-processed output, one opaque buffer per row, when `postprocess` was asked for. */
+  rows?: Uint8Array[];
 }
 
 export interface SchedulerOptions {
@@ -61,25 +74,27 @@ interface Item {
 const rowSize = (dims: readonly number[]) => dims.reduce((a, b) => a * b, 1);
 
 /**
- * Requests batch together only when one run can answer all of them: the same network, the same outputs and the
- * same post-processing (a /generate asking for pixels and a v2 request asking for raw tensors do not mix; nor do
- * requests for worker-encoded PNGs at different scales, or for PNGs and for pixels).
+ * Requests batch together only when one run can answer all of them: the same network, the same outputs, the same
+ * unbatched inputs and the same post-processing (a /generate asking for pixels and a v2 request asking for raw
+ * tensors do not mix; nor do requests for PNGs at different scales, or for PNGs and for pixels).
  */
 type QueueKey = string;
 const queueKey = (r: NetworkRequest): QueueKey =>
-  `${r.key}|${r.outputs.join(',')}|${r.postprocess ? `px:${r.postprocess.output}${r.postprocess.png ? `:png×${r.postprocess.png.scale}` : ''}` : 'raw'}`;
+  `${r.key}|${r.outputs.join(',')}|${r.fixedKey ?? ''}|${r.postprocess ? r.postprocess.key : 'raw'}`;
 
 function sliceRows(data: TensorData, from: number, to: number, size: number): TensorData {
   return data.slice(from * size, to * size);
 }
 
+function allocate(type: TensorType, size: number): TensorData {
+  if (type === 'float32') return new Float32Array(size);
+  if (type === 'int32') return new Int32Array(size);
+  if (type === 'int64') return new BigInt64Array(size);
+  return new Uint8Array(size);
+}
+
 function concat(type: TensorType, parts: TensorData[], total: number): TensorData {
-  const out =
-    type === 'float32'
-      ? new Float32Array(total)
-      : type === 'int32'
-        ? new Int32Array(total)
-        : new BigInt64Array(total);
+  const out = allocate(type, total);
   let offset = 0;
   for (const p of parts) {
     (out as { set(a: ArrayLike<number | bigint>, o: number): void }).set(p, offset);
@@ -88,7 +103,7 @@ function concat(type: TensorType, parts: TensorData[], total: number): TensorDat
   return out;
 }
 
-export class Scheduler {
+export class Scheduler<W = unknown> {
   private readonly queues = new Map<QueueKey, Item[]>();
   private readonly queuedPerModel = new Map<string, number>();
   private readonly keyLimits = new Map<NetworkKey, number>();
@@ -97,7 +112,7 @@ export class Scheduler {
   private inFlight = 0;
 
   constructor(
-    private readonly pool: WorkerPool,
+    private readonly pool: SchedulerPool<W>,
     private readonly options: SchedulerOptions,
     private readonly metrics: Metrics,
   ) {
@@ -196,13 +211,8 @@ export class Scheduler {
         dims: [request.rows, ...first.dims.slice(1)],
       };
     }
-    const pixels = results.every((r) => r.pixels) ? Buffer.concat(results.map((r) => r.pixels!)) : undefined;
-    const pngs = results.every((r) => r.pngs) ? results.flatMap((r) => r.pngs!) : undefined;
-    return {
-      outputs,
-      ...(pixels ? { pixels: new Uint8Array(pixels.buffer, pixels.byteOffset, pixels.length) } : {}),
-      ...(pngs ? { pngs } : {}),
-    };
+    const rows = results.every((r) => r.rows) ? results.flatMap((r) => r.rows!) : undefined;
+    return { outputs, ...(rows ? { rows } : {}) };
   }
 
   private enqueue(request: NetworkRequest): Promise<NetworkResult> {
@@ -293,7 +303,7 @@ export class Scheduler {
     }
   }
 
-  private runBatch(worker: PoolWorker, qkey: QueueKey) {
+  private runBatch(worker: W, qkey: QueueKey) {
     const queue = this.queues.get(qkey)!;
     const key = queue[0]!.request.key;
     const limit = this.batchLimit(key);
@@ -311,7 +321,8 @@ export class Scheduler {
     const labels = { model: first.model, network: first.network };
     for (const it of items) this.metrics.queueWait.observe(labels, (started - it.arrival) / 1000);
 
-    const feeds: Record<string, { type: TensorType; data: TensorData; dims: number[] }> = {};
+    const feeds: Record<string, WireTensor> = {};
+    for (const [name, t] of Object.entries(first.fixed ?? {})) feeds[name] = { ...t, data: t.data.slice() };
     for (const [name, input] of Object.entries(first.inputs)) {
       const parts = items.map((it) => it.request.inputs[name]!.data);
       feeds[name] = {
@@ -343,17 +354,10 @@ export class Scheduler {
               dims: [n, ...t.dims.slice(1)],
             };
           }
-          const pp = first.postprocess;
-          const pixelsPerRow = pp ? pp.height * pp.width * pp.channels : 0;
-          const pixels = result.pixels
-            ? items.length === 1
-              ? result.pixels
-              : result.pixels.slice(offset * pixelsPerRow, (offset + n) * pixelsPerRow)
-            : undefined;
-          const pngs = result.pngs ? unpackPngs(result.pngs, offset, offset + n) : undefined;
+          const rows = result.rows ? unpackRows(result.rows, offset, offset + n) : undefined;
           offset += n;
           it.settled = true;
-          it.resolve({ outputs, ...(pixels ? { pixels } : {}), ...(pngs ? { pngs } : {}) });
+          it.resolve({ outputs, ...(rows ? { rows } : {}) });
         }
       },
       (err: unknown) => {

@@ -5,10 +5,10 @@
  */
 import { parentPort } from 'node:worker_threads';
 import * as ort from 'onnxruntime-node';
-import { floatToPixels } from '../imaging/pixels.ts';
-import { encodePngSync } from '../imaging/png.ts';
-import type { FromWorker, PackedPngs, SessionInfo, ToWorker, ValueInfo, WireTensor } from './protocol.ts';
-import { packPngs, transferList } from './protocol.ts';
+import { applyRowStep } from '../imaging/row-steps.ts';
+import { float16BitsToFloat32, float32ToFloat16Bits } from './float16.ts';
+import type { FromWorker, PackedRows, SessionInfo, ToWorker, ValueInfo, WireTensor } from './protocol.ts';
+import { packRows, transferList } from './protocol.ts';
 import { createSession } from './providers.ts';
 
 /** The channel to the pool: a worker thread's port, or a forked process's IPC channel. */
@@ -23,6 +23,8 @@ if (!parentPort) process.on('disconnect', () => process.exit(0));
 // Providers that fail to load are reported by the service itself; keep onnxruntime's native log quiet.
 ort.env.logLevel = 'fatal';
 const sessions = new Map<string, ort.InferenceSession>();
+/** Each session's float16 inputs: float32 feeds for them are converted here. */
+const halfInputs = new Map<string, Set<string>>();
 
 function describe(meta: readonly ort.InferenceSession.ValueMetadata[]): ValueInfo[] {
   return meta.map((m) =>
@@ -32,14 +34,32 @@ function describe(meta: readonly ort.InferenceSession.ValueMetadata[]): ValueInf
   );
 }
 
+/** An output as float32 (float16 outputs are raw Uint16Array bits in onnxruntime-node) or int, copied. */
 function toWire(t: ort.Tensor): WireTensor {
   const type = t.type;
-  if (type !== 'float32' && type !== 'int32' && type !== 'int64') {
+  if (type === 'float16') {
+    return { type: 'float32', data: float16BitsToFloat32(t.data as Uint16Array), dims: [...t.dims] };
+  }
+  if (type !== 'float32' && type !== 'int32' && type !== 'int64' && type !== 'bool') {
     throw new Error(`unsupported output tensor type ${type}`);
   }
   // Copy out of onnxruntime's buffer so it can be transferred.
-  const data = (t.data as Float32Array | Int32Array | BigInt64Array).slice();
+  const data = (t.data as Float32Array | Int32Array | BigInt64Array | Uint8Array).slice();
   return { type, data, dims: [...t.dims] };
+}
+
+/** A float view of an output for post-processing, without a copy for float32. */
+function floatData(t: ort.Tensor): Float32Array {
+  if (t.type === 'float16') return float16BitsToFloat32(t.data as Uint16Array);
+  if (t.type !== 'float32') throw new Error(`cannot post-process a ${t.type} output`);
+  return t.data as Float32Array;
+}
+
+function feedTensor(key: string, name: string, t: WireTensor): ort.Tensor {
+  if (t.type === 'float32' && halfInputs.get(key)?.has(name)) {
+    return new ort.Tensor('float16', float32ToFloat16Bits(t.data as Float32Array), t.dims);
+  }
+  return new ort.Tensor(t.type, t.data, t.dims);
 }
 
 function post(message: FromWorker, transfer: ArrayBuffer[] = []) {
@@ -54,6 +74,14 @@ port.on('message', async (msg: ToWorker) => {
       try {
         const created = await createSession(spec.file, msg.providers, msg.threads);
         sessions.set(spec.key, created.session);
+        halfInputs.set(
+          spec.key,
+          new Set(
+            created.session.inputMetadata
+              .filter((m) => m.isTensor && m.type === 'float16')
+              .map((m) => m.name),
+          ),
+        );
         infos.push({
           key: spec.key,
           provider: created.provider,
@@ -90,52 +118,27 @@ port.on('message', async (msg: ToWorker) => {
   }
   try {
     const feeds: Record<string, ort.Tensor> = {};
-    for (const [name, t] of Object.entries(msg.feeds)) feeds[name] = new ort.Tensor(t.type, t.data, t.dims);
+    for (const [name, t] of Object.entries(msg.feeds)) feeds[name] = feedTensor(msg.key, name, t);
     const started = performance.now();
     const result = await session.run(feeds, msg.outputs);
     const computeMs = performance.now() - started;
     const outputs: Record<string, WireTensor> = {};
-    let pixels: Uint8Array | undefined;
-    let pngs: PackedPngs | undefined;
+    let rows: PackedRows | undefined;
+    const pp = msg.postprocess;
     for (const name of msg.outputs) {
       const t = result[name];
       if (!t) throw new Error(`output '${name}' missing from the result`);
-      const pp = msg.postprocess;
       if (pp && pp.output === name) {
-        pixels = floatToPixels(t.data as Float32Array, pp.range, pp.layout, pp.height, pp.width, pp.channels);
+        rows = packRows(applyRowStep(pp, floatData(t), t.dims[0]!));
         outputs[name] = { type: 'float32', data: new Float32Array(0), dims: [...t.dims] };
-        if (pp.png) {
-          const perImage = pp.height * pp.width * pp.channels;
-          const all = pixels;
-          const images = Array.from({ length: t.dims[0]! }, (_, i) =>
-            encodePngSync(
-              {
-                data: all.subarray(i * perImage, (i + 1) * perImage),
-                width: pp.width,
-                height: pp.height,
-                channels: pp.channels,
-              },
-              pp.png!.scale,
-            ),
-          );
-          pngs = packPngs(images);
-          pixels = undefined;
-        }
       } else {
         outputs[name] = toWire(t);
       }
       t.dispose();
     }
     post(
-      {
-        type: 'result',
-        id: msg.id,
-        outputs,
-        computeMs,
-        ...(pixels ? { pixels } : {}),
-        ...(pngs ? { pngs } : {}),
-      },
-      transferList(Object.values(outputs), [...(pixels ? [pixels] : []), ...(pngs ? [pngs.data] : [])]),
+      { type: 'result', id: msg.id, outputs, computeMs, ...(rows ? { rows } : {}) },
+      transferList(Object.values(outputs), rows ? [rows.data] : []),
     );
   } catch (err) {
     post({ type: 'error', id: msg.id, message: err instanceof Error ? err.message : String(err) });

@@ -21,7 +21,12 @@ export interface ModelEntry {
   dir: string;
   manifest: Manifest;
   generatorFile: string;
-  discriminatorFile: string;
+  /** The StyleGAN-style mapping network, when the model has one. */
+  mappingFile: string | null;
+  /** Null for a generator-only model. */
+  discriminatorFile: string | null;
+  /** The mapping network's average w (`.npy`), when the folder has one. */
+  wAvgFile: string | null;
 }
 
 export interface ClassifierEntry {
@@ -103,16 +108,20 @@ export async function scanModels(root: string): Promise<ScanResult> {
         const manifest = parsed.data;
         if (manifest.name !== name) throw new Error(`name is '${manifest.name}' but the folder is '${name}'`);
         const generatorFile = join(dir, manifest.generator.file);
-        const discriminatorFile = join(dir, manifest.discriminator.file);
+        const mappingFile = manifest.mapping ? join(dir, manifest.mapping.file) : null;
+        const discriminatorFile = manifest.discriminator ? join(dir, manifest.discriminator.file) : null;
+        const wAvgFile = manifest.mapping?.wAvg ? join(dir, manifest.mapping.wAvg) : null;
         const missing = [
           await checkFile(generatorFile, 'generator'),
-          await checkFile(discriminatorFile, 'discriminator'),
-        ].filter((m): m is string => m !== null);
+          mappingFile && (await checkFile(mappingFile, 'mapping network')),
+          discriminatorFile && (await checkFile(discriminatorFile, 'discriminator')),
+          wAvgFile && (await checkFile(wAvgFile, 'mapping.wAvg')),
+        ].filter((m): m is string => typeof m === 'string');
         if (missing.length > 0) {
           result.problems.push({ name, message: missing.join('; ') });
           continue;
         }
-        result.models.push({ name, dir, manifest, generatorFile, discriminatorFile });
+        result.models.push({ name, dir, manifest, generatorFile, mappingFile, discriminatorFile, wAvgFile });
       } else if (existsSync(classifierJson)) {
         const parsed = classifierManifestSchema.safeParse(await readJson(classifierJson));
         if (!parsed.success) throw new Error(describeIssues(parsed.error));

@@ -1,26 +1,26 @@
 /**
- * POST /generate: seeds or latents in, PNG (one image, or a grid) or JSON out.
+ * POST /generate: seeds, latents or w-space latents in; PNG, JPEG or WebP (one image, or a grid) or JSON out.
  */
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { invalid } from '../errors.ts';
-import { encodePng } from '../imaging/codec.ts';
+import { encodeImage, IMAGE_FORMATS, type ImageFormat, MEDIA_TYPES } from '../imaging/codec.ts';
 import { defaultColumns, tileGrid } from '../imaging/pixels.ts';
 import type { ServedModel } from '../inference/runtime.ts';
-import { codesOf, setCode } from '../latent/code.ts';
-import { freshSeeds, seededLatents, seedRange, truncate } from '../latent/sampling.ts';
 import {
   errorResponses,
+  generationTruncationSchema,
   labelSchema,
   latentSchema,
   MAX_COUNT,
   modelNameSchema,
   noQuerySchema,
+  qualitySchema,
   scaleSchema,
   seedSchema,
-  truncationSchema,
+  wLatentSchema,
 } from '../schemas/common.ts';
-import { generatePixels, generatePngs } from '../services/images.ts';
+import { checkPixelBudget, generatePixels, generatePngs, mapLatents } from '../services/images.ts';
+import { prepareGeneration } from '../services/latents.ts';
 import { sendBinary } from './reply.ts';
 
 export const generateBodySchema = z
@@ -35,7 +35,15 @@ export const generateBodySchema = z
       .max(MAX_COUNT)
       .optional()
       .describe('One latent per image; sets count'),
-    truncation: truncationSchema,
+    ws: z
+      .array(wLatentSchema)
+      .min(1)
+      .max(MAX_COUNT)
+      .optional()
+      .describe(
+        'One w-space latent per image, for models with a mapping network (StyleGAN): numWs × wDim values, or wDim repeated for every layer; sets count',
+      ),
+    truncation: generationTruncationSchema,
     label: labelSchema.optional().describe('Class label for every image (conditional models)'),
     labels: z.array(labelSchema).min(1).max(MAX_COUNT).optional().describe('One class label per image'),
     code: z
@@ -47,26 +55,49 @@ export const generateBodySchema = z
       .describe(
         "Code for every image (models with a latentCode, see /v1/models): each latent's largest code entry is swapped into this place, so it stays a draw from N(0, I); for a supervised code, the class",
       ),
-    format: z.enum(['png', 'json']).default('png'),
+    format: z
+      .enum([...IMAGE_FORMATS, 'json'])
+      .default('png')
+      .describe('png, jpeg or webp: one image or a grid; json: each image base64-encoded in imageFormat'),
+    imageFormat: z
+      .enum(IMAGE_FORMATS)
+      .optional()
+      .describe('Encoding of each image in JSON output (default png)'),
+    quality: qualitySchema,
     scale: scaleSchema,
     columns: z.number().int().min(1).max(MAX_COUNT).optional().describe('Grid columns (default ≈ √count)'),
     returnLatents: z.boolean().default(false).describe('Include each latent in JSON output'),
   })
   .superRefine((b, ctx) => {
-    const sources = (['seed', 'seeds', 'latents'] as const).filter((k) => b[k] !== undefined);
+    const sources = (['seed', 'seeds', 'latents', 'ws'] as const).filter((k) => b[k] !== undefined);
     if (sources.length > 1) {
       ctx.addIssue({
         code: 'custom',
         path: [sources[1]!],
-        message: `give only one of seed, seeds, latents (got ${sources.join(', ')})`,
+        message: `give only one of seed, seeds, latents, ws (got ${sources.join(', ')})`,
       });
     }
-    const listed = b.seeds?.length ?? b.latents?.length;
+    const listed = b.seeds?.length ?? b.latents?.length ?? b.ws?.length;
     if (listed !== undefined && b.count !== undefined && b.count !== listed) {
       ctx.addIssue({
         code: 'custom',
         path: ['count'],
-        message: `count is ${b.count} but ${listed} ${b.seeds ? 'seeds' : 'latents'} were given`,
+        message: `count is ${b.count} but ${listed} ${b.seeds ? 'seeds' : b.latents ? 'latents' : 'ws'} were given`,
+      });
+    }
+    if (b.imageFormat !== undefined && b.format !== 'json') {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['imageFormat'],
+        message: 'imageFormat sets the encoding inside JSON output; with an image format, use format itself',
+      });
+    }
+    const encoding = b.format === 'json' ? (b.imageFormat ?? 'png') : b.format;
+    if (b.quality !== undefined && encoding === 'png') {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['quality'],
+        message: 'quality applies to jpeg and webp; PNG is lossless',
       });
     }
     if (b.label !== undefined && b.labels !== undefined) {
@@ -76,14 +107,14 @@ export const generateBodySchema = z
       ctx.addIssue({
         code: 'custom',
         path: ['returnLatents'],
-        message: 'returnLatents needs format "json" (a PNG has nowhere to carry them)',
+        message: 'returnLatents needs format "json" (an image has nowhere to carry them)',
       });
     }
     if (b.columns !== undefined && b.format === 'json') {
       ctx.addIssue({
         code: 'custom',
         path: ['columns'],
-        message: 'columns lays out a grid PNG; format "json" returns each image separately',
+        message: 'columns lays out a grid image; format "json" returns each image separately',
       });
     }
     const count = listed ?? b.count ?? 1;
@@ -105,8 +136,14 @@ const imageJsonSchema = z.object({
     .number()
     .optional()
     .describe('The code the generator read from this latent (models with a latentCode)'),
-  png: z.string().describe('PNG, base64'),
-  latent: z.array(z.number()).optional(),
+  png: z.string().optional().describe('PNG, base64 (imageFormat png)'),
+  jpeg: z.string().optional().describe('JPEG, base64 (imageFormat jpeg)'),
+  webp: z.string().optional().describe('WebP, base64 (imageFormat webp)'),
+  latent: z.array(z.number()).optional().describe('The latent fed: z, or w for requests that gave ws'),
+  w: z
+    .array(z.number())
+    .optional()
+    .describe('The w this z was mapped to, truncated (models with a mapping network, with returnLatents)'),
 });
 
 export const generateJsonSchema = z.object({
@@ -114,78 +151,23 @@ export const generateJsonSchema = z.object({
   images: z.array(imageJsonSchema),
 });
 
-export interface PreparedLatents {
-  latents: Float32Array;
-  seeds: Array<number | null>;
-  labels: number[] | null;
-  /** The code each latent carries (models with a latentCode, JSON output: the only place they are reported). */
-  codes: number[] | null;
-  count: number;
-}
-
-/** Give every latent the requested code; refused for models without a latentCode or past its categories. */
-export function applyCode(model: ServedModel, latents: Float32Array, count: number, code: number): void {
-  const spec = model.manifest.latentCode;
-  if (spec === null) throw invalid('code', `model '${model.name}' reads no code from z; remove code`);
-  if (code >= spec.categories) {
-    throw invalid('code', `code must be in 0..${spec.categories - 1}, got ${code}`);
-  }
-  for (let i = 0; i < count; i++) setCode(latents, i, model.manifest.latentDim, spec.categories, code);
-}
-
-/** Check a request's labels against the model: required for conditional models, refused otherwise. */
-export function resolveLabels(
+/** Encode each image of a batch of pixels (uint8 [count, H, W, C]) as JPEG or WebP, on libuv's pool. */
+function encodeEach(
+  pixels: Uint8Array,
   model: ServedModel,
-  count: number,
-  label: number | undefined,
-  labels: number[] | undefined,
-): number[] | null {
-  const classes = model.manifest.numClasses;
-  if (classes === null) {
-    if (label !== undefined) throw invalid('label', `model '${model.name}' is not conditional; remove label`);
-    if (labels !== undefined)
-      throw invalid('labels', `model '${model.name}' is not conditional; remove labels`);
-    return null;
-  }
-  if (label === undefined && labels === undefined) {
-    throw invalid('label', `model '${model.name}' is conditional: give label (0..${classes - 1}) or labels`);
-  }
-  const out = labels ?? new Array<number>(count).fill(label!);
-  out.forEach((l, i) => {
-    if (l >= classes) {
-      throw invalid(labels ? `labels[${i}]` : 'label', `label must be in 0..${classes - 1}, got ${l}`);
-    }
-  });
-  return out;
-}
-
-/** Seeds or latents of a request → the generator's latent batch, checked against the model. */
-export function prepareLatents(model: ServedModel, body: GenerateBody): PreparedLatents {
-  const dim = model.manifest.latentDim;
-  let latents: Float32Array;
-  let seeds: Array<number | null>;
-  if (body.latents) {
-    latents = new Float32Array(body.latents.length * dim);
-    body.latents.forEach((z, i) => {
-      if (z.length !== dim)
-        throw invalid(`latents[${i}]`, `expected latent of length ${dim}, got ${z.length}`);
-      latents.set(z, i * dim);
-    });
-    truncate(latents, body.truncation);
-    seeds = body.latents.map(() => null);
-  } else {
-    const count = body.seeds?.length ?? body.count ?? 1;
-    const list = body.seeds ?? (body.seed !== undefined ? seedRange(body.seed, count) : freshSeeds(count));
-    latents = seededLatents(list, dim, body.truncation);
-    seeds = list;
-  }
-  const count = seeds.length;
-  const labels = resolveLabels(model, count, body.label, body.labels);
-  if (body.code !== undefined) applyCode(model, latents, count, body.code);
-  const spec = model.manifest.latentCode;
-  const codes =
-    spec && body.format === 'json' ? Array.from(codesOf(latents, count, dim, spec.categories)) : null;
-  return { latents, seeds, count, labels, codes };
+  format: ImageFormat,
+  options: { scale: number; quality: number | undefined },
+): Promise<Buffer[]> {
+  const { width, height, channels } = model.manifest.image;
+  const per = width * height * channels;
+  return Promise.all(
+    Array.from({ length: pixels.length / per }, (_, i) =>
+      encodeImage({ data: pixels.subarray(i * per, (i + 1) * per), width, height, channels }, format, {
+        scale: options.scale,
+        ...(options.quality !== undefined ? { quality: options.quality } : {}),
+      }),
+    ),
+  );
 }
 
 /** A Buffer view of the same bytes (no copy). */
@@ -195,16 +177,16 @@ export const generateRoutes: FastifyPluginAsyncZod = async (app) => {
   app.post(
     '/generate',
     {
-      config: { inference: true, binaryResponse: ['image/png'] },
+      config: { inference: true, binaryResponse: ['image/png', 'image/jpeg', 'image/webp'] },
       schema: {
         tags: ['generate'],
         summary: 'Generate images from seeds or latent vectors',
         description:
-          'Returns image/png (one image for count 1, else a grid) with x-model and x-seeds headers (and x-code when a code was set), or JSON with format=json. Seeds map to latents exactly as numpy.random.RandomState(seed).randn(latentDim).',
+          'Returns image/png, image/jpeg or image/webp (one image for count 1, else a grid) with x-model and x-seeds headers (and x-code when a code was set), or JSON with format=json. Seeds map to latents exactly as numpy.random.RandomState(seed).randn(latentDim). Requests past GAN_MAX_REQUEST_PIXELS (count × width × height) get 413.',
         querystring: noQuerySchema,
         body: generateBodySchema,
         response: {
-          200: generateJsonSchema.describe('format=json; format=png returns image/png'),
+          200: generateJsonSchema.describe('format=json; png, jpeg and webp return the image'),
           ...errorResponses,
         },
       },
@@ -213,33 +195,66 @@ export const generateRoutes: FastifyPluginAsyncZod = async (app) => {
       const body = request.body;
       const model = app.runtime.model(body.model);
       reply.header('x-model', model.name);
-      const prepared = prepareLatents(model, body);
+      const count = body.seeds?.length ?? body.latents?.length ?? body.ws?.length ?? body.count ?? 1;
+      checkPixelBudget(model, count, app.config.GAN_MAX_REQUEST_PIXELS);
+      const json = body.format === 'json';
+      const prepared = prepareGeneration(model, body, {
+        keep: body.returnLatents,
+        withCodes: json,
+      });
       // With a code the seeds alone no longer give the image: say which code was set.
       if (body.code !== undefined) reply.header('x-code', String(body.code));
-      // Inputs are transferred to the inference worker (their buffers detach), so keep a copy to return.
-      const latents = body.returnLatents ? prepared.latents.slice() : prepared.latents;
       const { width, height, channels } = model.manifest.image;
       // Set once the images exist: an error response (503, 504, 500) carries no seeds.
       const seedsHeader = () => {
         if (prepared.seeds.every((s) => s !== null)) reply.header('x-seeds', prepared.seeds.join(','));
       };
-
-      // One PNG per image (JSON, or a single image): small ones are encoded by the inference worker.
-      if (body.format === 'json' || prepared.count === 1) {
-        const pngs = await generatePngs(app.runtime, model, prepared.latents, prepared.labels, body.scale);
-        seedsHeader();
-        if (body.format !== 'json') return sendBinary(reply, 'image/png', asBuffer(pngs[0]!));
-        const dim = model.manifest.latentDim;
-        const images = prepared.seeds.map((seed, i) => ({
-          seed,
-          ...(prepared.labels ? { label: prepared.labels[i]! } : {}),
-          ...(prepared.codes ? { code: prepared.codes[i]! } : {}),
-          png: asBuffer(pngs[i]!).toString('base64'),
-          ...(body.returnLatents ? { latent: Array.from(latents.subarray(i * dim, (i + 1) * dim)) } : {}),
-        }));
-        return { model: model.name, images };
+      // A mapping model asked for its latents also reports each w: map here, then synthesise from those ws.
+      let mapped: Float32Array | null = null;
+      if (body.returnLatents && model.manifest.mapping && prepared.input.latents) {
+        const { latents, labels, truncation } = prepared.input;
+        const ws = await mapLatents(app.runtime, model, latents.slice(), labels, truncation ?? 1);
+        mapped = ws.slice();
+        prepared.input = { ws, labels };
       }
-      const pixels = await generatePixels(app.runtime, model, prepared.latents, prepared.labels);
+      const encoding: ImageFormat = json ? (body.imageFormat ?? 'png') : (body.format as ImageFormat);
+      const quality = body.quality;
+
+      // One image per row (JSON, or a single image): small PNGs are encoded by the inference worker.
+      if (json || prepared.count === 1) {
+        const images =
+          encoding === 'png'
+            ? await generatePngs(app.runtime, model, prepared.input, body.scale)
+            : await encodeEach(await generatePixels(app.runtime, model, prepared.input), model, encoding, {
+                scale: body.scale,
+                quality,
+              });
+        seedsHeader();
+        if (!json) return sendBinary(reply, MEDIA_TYPES[encoding], asBuffer(images[0]!));
+        const kept = prepared.returned;
+        const size = kept ? kept.length / prepared.count : 0;
+        return {
+          model: model.name,
+          images: prepared.seeds.map((seed, i) => ({
+            seed,
+            ...(prepared.labels ? { label: prepared.labels[i]! } : {}),
+            ...(prepared.codes ? { code: prepared.codes[i]! } : {}),
+            [encoding]: asBuffer(images[i]!).toString('base64'),
+            ...(kept ? { latent: Array.from(kept.subarray(i * size, (i + 1) * size)) } : {}),
+            ...(mapped
+              ? {
+                  w: Array.from(
+                    mapped.subarray(
+                      (i * mapped.length) / prepared.count,
+                      ((i + 1) * mapped.length) / prepared.count,
+                    ),
+                  ),
+                }
+              : {}),
+          })),
+        };
+      }
+      const pixels = await generatePixels(app.runtime, model, prepared.input);
       seedsHeader();
       const grid = tileGrid(
         pixels,
@@ -250,8 +265,8 @@ export const generateRoutes: FastifyPluginAsyncZod = async (app) => {
         body.columns ?? defaultColumns(prepared.count),
         2,
       );
-      const png = await encodePng({ ...grid, channels }, body.scale);
-      return sendBinary(reply, 'image/png', png);
+      const image = await encodeImage({ ...grid, channels }, encoding, { scale: body.scale, quality });
+      return sendBinary(reply, MEDIA_TYPES[encoding], image);
     },
   );
 };

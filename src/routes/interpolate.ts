@@ -1,29 +1,31 @@
 /**
- * POST /interpolate: a latent walk between two seeds or latents, generated in one batched run, as a PNG strip,
- * an animated GIF or WebP, or JSON frames. The walk's ends are exactly the latents /generate uses for the same
- * seeds (and truncation), so its first and last frames are /generate's images.
+ * POST /interpolate: a latent walk between two seeds or latents, generated in one batched run, as a PNG or JPEG
+ * strip, an animated GIF or WebP, or JSON frames. The walk's ends are exactly the latents /generate uses for the
+ * same seeds (and truncation), so its first and last frames are /generate's images. Models with a mapping network
+ * can also walk in w space (`space: "w"`), as StyleGAN's videos do.
  */
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { invalid } from '../errors.ts';
 import { encodeAnimation } from '../imaging/animation.ts';
-import { encodePng } from '../imaging/codec.ts';
+import { encodeImage, encodePng } from '../imaging/codec.ts';
 import { tileGrid } from '../imaging/pixels.ts';
 import type { ServedModel } from '../inference/runtime.ts';
 import { INTERPOLATION_METHODS, path, pathTimes } from '../latent/interpolation.ts';
 import { seededLatents, truncate } from '../latent/sampling.ts';
 import {
   errorResponses,
+  generationTruncationSchema,
   labelSchema,
   latentSchema,
   modelNameSchema,
   noQuerySchema,
   scaleSchema,
   seedSchema,
-  truncationSchema,
+  wLatentSchema,
 } from '../schemas/common.ts';
-import { generatePixels } from '../services/images.ts';
-import { resolveLabels } from './generate.ts';
+import { checkPixelBudget, type GenerationInput, generatePixels, mapLatents } from '../services/images.ts';
+import { resolveLabels, wsFromRequest, zTruncation } from '../services/latents.ts';
 import { sendBinary } from './reply.ts';
 
 export const MAX_STEPS = 64;
@@ -36,17 +38,21 @@ const endpointSchema = z
   .strictObject({
     seed: seedSchema.optional(),
     latent: latentSchema.optional(),
+    w: wLatentSchema.optional().describe('A w-space latent (space "w" only)'),
   })
   .superRefine((e, ctx) => {
-    if ((e.seed === undefined) === (e.latent === undefined)) {
+    const given = (['seed', 'latent', 'w'] as const).filter((k) => e[k] !== undefined);
+    if (given.length !== 1) {
       ctx.addIssue({
         code: 'custom',
         path: [],
-        message: `give exactly one of seed, latent (got ${e.seed === undefined ? 'neither' : 'both'})`,
+        message: `give exactly one of seed, latent, w (got ${given.length === 0 ? 'none' : given.join(', ')})`,
       });
     }
   })
-  .describe('An end of the walk: {"seed": n} (the latent /generate uses for that seed) or {"latent": [...]}');
+  .describe(
+    'An end of the walk: {"seed": n} (the latent /generate uses for that seed), {"latent": [...]} or, in w space, {"w": [...]}',
+  );
 
 export const interpolateBodySchema = z.strictObject({
   model: modelNameSchema.optional(),
@@ -64,12 +70,20 @@ export const interpolateBodySchema = z.strictObject({
     .default('slerp')
     .describe('slerp follows the sphere Gaussian latents live near; lerp is a straight line'),
   label: labelSchema.optional().describe('Class label for every frame (conditional models)'),
-  truncation: truncationSchema.describe('Truncation ψ in (0, 1], applied to both ends as in /generate'),
+  space: z
+    .enum(['z', 'w'])
+    .default('z')
+    .describe(
+      'z: walk between latents; w: map both ends to w (models with a mapping network) and walk there',
+    ),
+  truncation: generationTruncationSchema.describe(
+    'Truncation ψ in (0, 1], applied to both ends as in /generate (default: none, or the model truncation input default)',
+  ),
   format: z
-    .enum(['png', 'gif', 'webp', 'json'])
+    .enum(['png', 'jpeg', 'gif', 'webp', 'json'])
     .default('png')
     .describe(
-      'png: a strip (or grid with columns); gif, webp: an animation; json: per-step images and latents',
+      'png, jpeg: a strip (or grid with columns); gif, webp: an animation; json: per-step images and latents (z, or w in w space)',
     ),
   scale: scaleSchema,
   columns: z
@@ -100,33 +114,54 @@ export const interpolateJsonSchema = z.object({
     z.object({
       t: z.number().describe('Position along the walk, 0 (from) to 1 (to)'),
       png: z.string().describe('PNG, base64'),
-      latent: z.array(z.number()),
+      latent: z.array(z.number()).describe('The latent of this frame: z, or w in space "w"'),
     }),
   ),
 });
 
-/** One end of the walk → its latent, truncated, exactly as /generate makes it. @returns float32 [latentDim] */
+/** One end of the walk → its z, truncated in z when the model truncates there, as /generate makes it. */
 function endpointLatent(
   model: ServedModel,
   end: InterpolateBody['from'],
   field: string,
-  psi: number,
+  psi: number | undefined,
 ): Float32Array {
   const dim = model.manifest.latentDim;
+  if (end.w !== undefined) throw invalid(`${field}.w`, 'w ends need space "w"');
   if (end.latent !== undefined) {
     if (end.latent.length !== dim) {
       throw invalid(`${field}.latent`, `expected latent of length ${dim}, got ${end.latent.length}`);
     }
-    return truncate(Float32Array.from(end.latent), psi);
+    return truncate(Float32Array.from(end.latent), zTruncation(model, psi));
   }
-  return seededLatents([end.seed!], dim, psi);
+  return seededLatents([end.seed!], dim, zTruncation(model, psi));
+}
+
+/** Both ends of a w-space walk: given ws, or z's mapped (and truncated in w) exactly as /generate maps them. */
+async function endpointWs(
+  app: { runtime: Parameters<typeof mapLatents>[0] },
+  model: ServedModel,
+  body: InterpolateBody,
+  labels: number[] | null,
+): Promise<[Float32Array, Float32Array]> {
+  if (!model.manifest.mapping)
+    throw invalid('space', `model '${model.name}' has no mapping network; walk in space "z"`);
+  const ends = [body.from, body.to] as const;
+  return Promise.all(
+    ends.map(async (end, i) => {
+      const field = i === 0 ? 'from' : 'to';
+      if (end.w !== undefined) return wsFromRequest(model, [end.w], `${field}.w`);
+      const z = endpointLatent(model, end, field, body.truncation);
+      return mapLatents(app.runtime, model, z, labels ? [labels[0]!] : null, body.truncation);
+    }),
+  ) as Promise<[Float32Array, Float32Array]>;
 }
 
 export const interpolateRoutes: FastifyPluginAsyncZod = async (app) => {
   app.post(
     '/interpolate',
     {
-      config: { inference: true, binaryResponse: ['image/png', 'image/gif', 'image/webp'] },
+      config: { inference: true, binaryResponse: ['image/png', 'image/jpeg', 'image/gif', 'image/webp'] },
       schema: {
         tags: ['generate'],
         summary: 'Walk the latent space between two seeds or latents',
@@ -144,22 +179,31 @@ export const interpolateRoutes: FastifyPluginAsyncZod = async (app) => {
       const body = request.body;
       const model = app.runtime.model(body.model);
       reply.header('x-model', model.name);
-      const from = endpointLatent(model, body.from, 'from', body.truncation);
-      const to = endpointLatent(model, body.to, 'to', body.truncation);
+      checkPixelBudget(model, body.steps, app.config.GAN_MAX_REQUEST_PIXELS, 'steps');
       const labels = resolveLabels(model, body.steps, body.label, undefined);
-      const latents = path(from, to, body.steps, body.method);
-      // generatePixels transfers its input to the worker (the buffer detaches); JSON returns the latents.
-      const pixels = await generatePixels(
-        app.runtime,
-        model,
-        body.format === 'json' ? latents.slice() : latents,
-        labels,
-      );
+      let input: GenerationInput;
+      let latents: Float32Array;
+      if (body.space === 'w') {
+        const [from, to] = await endpointWs(app, model, body, labels);
+        latents = path(from, to, body.steps, body.method);
+        input = { ws: body.format === 'json' ? latents.slice() : latents, labels };
+      } else {
+        const from = endpointLatent(model, body.from, 'from', body.truncation);
+        const to = endpointLatent(model, body.to, 'to', body.truncation);
+        latents = path(from, to, body.steps, body.method);
+        // generatePixels transfers its input to the worker (the buffer detaches); JSON returns the latents.
+        input = {
+          latents: body.format === 'json' ? latents.slice() : latents,
+          labels,
+          ...(body.truncation !== undefined ? { truncation: body.truncation } : {}),
+        };
+      }
+      const pixels = await generatePixels(app.runtime, model, input);
       const { width, height, channels } = model.manifest.image;
       const perImage = width * height * channels;
 
       if (body.format === 'json') {
-        const dim = model.manifest.latentDim;
+        const dim = latents.length / body.steps;
         const times = pathTimes(body.steps);
         const frames = await Promise.all(
           times.map(async (t, i) => ({
@@ -197,7 +241,9 @@ export const interpolateRoutes: FastifyPluginAsyncZod = async (app) => {
         body.columns ?? body.steps,
         STRIP_GAP,
       );
-      return sendBinary(reply, 'image/png', await encodePng({ ...strip, channels }, body.scale));
+      const format = body.format === 'jpeg' ? 'jpeg' : 'png';
+      const image = await encodeImage({ ...strip, channels }, format, { scale: body.scale });
+      return sendBinary(reply, `image/${format}`, image);
     },
   );
 };

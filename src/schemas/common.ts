@@ -38,7 +38,7 @@ export const seedSchema = z
   .max(MAX_SEED)
   .describe('uint32 seed: NumPy RandomState(seed).randn');
 
-export const labelSchema = z.number().int().min(0).max(999).describe('Class label for conditional models');
+export const labelSchema = z.number().int().min(0).max(99_999).describe('Class label for conditional models');
 
 /** Bounded latent values: big enough for any sensible latent, small enough to keep outputs finite. */
 export const MAX_LATENT_ABS = 1000;
@@ -48,13 +48,44 @@ export const latentSchema = z
   .max(4096)
   .describe('One latent vector of latentDim finite numbers');
 
-/** The truncation trick's ψ in (0, 1]: z ← ψ·z. 1 (no truncation) by default. */
+/** w-space latents are longer than z (StyleGAN's ws: 18 × 512 at 1024 px). */
+export const wLatentSchema = z
+  .array(z.number().min(-MAX_LATENT_ABS).max(MAX_LATENT_ABS))
+  .min(1)
+  .max(65_536)
+  .describe('One w-space latent: numWs × wDim finite numbers, or wDim (repeated for every layer)');
+
+/**
+ * The truncation trick's ψ in (0, 1], 1 (no truncation) by default: z ← ψ·z, or w ← w_avg + ψ (w − w_avg) for a
+ * model with a mapping network, or fed to a model's own truncation input (BigGAN).
+ */
 export const truncationSchema = z
   .number()
   .gt(0)
   .max(1)
   .default(1)
-  .describe('Truncation ψ in (0, 1]: z ← ψ·z, a lerp toward the prior mean');
+  .describe(
+    "Truncation ψ in (0, 1]: z ← ψ·z; for models with a mapping network w ← w_avg + ψ (w − w_avg); for models with a truncation input, that input's value",
+  );
+
+/** ψ of a generation request: absent means none (1), or the default of a model's own truncation input. */
+export const generationTruncationSchema = z
+  .number()
+  .gt(0)
+  .max(1)
+  .optional()
+  .describe(
+    "Truncation ψ in (0, 1]: z ← ψ·z; for models with a mapping network w ← w_avg + ψ (w − w_avg); for models with a truncation input, that input's value. Default: none (1), or the default of the model's truncation input (see /v1/models)",
+  );
+
+/** JPEG / WebP quality. */
+export const qualitySchema = z
+  .number()
+  .int()
+  .min(1)
+  .max(100)
+  .optional()
+  .describe('JPEG or WebP quality 1–100 (default 90)');
 
 export const MAX_COUNT = 256;
 export const scaleSchema = z

@@ -11,7 +11,7 @@ import { exportChecked, ParityError } from '../../scripts/export/export-model.ts
 import { exportClassifierRun, exportGanRun } from '../../scripts/export/run-export.ts';
 import { fileSaveHandler } from '../../scripts/tfjs/io.ts';
 import { buildDiscriminator, buildGenerator } from '../../scripts/train/models.ts';
-import { classifierManifestSchema, manifestSchema } from '../../src/models/manifest.ts';
+import { classifierManifestSchema, inputOf, manifestSchema } from '../../src/models/manifest.ts';
 import { randomizeWeights } from './helpers.ts';
 
 let dir: string;
@@ -111,15 +111,15 @@ describe('exportGanRun: checkpoint → ONNX + manifest → onnxruntime', () => {
       numClasses: 10,
       image: { width: 28, height: 28, channels: 1 },
       generator: {
-        latentInput: 'z',
-        labelInput: 'label',
-        labelDtype: 'int32',
+        inputs: [
+          { role: 'latent', name: 'z', dtype: 'float32' },
+          { role: 'class-index', name: 'label', dtype: 'int32' },
+        ],
         output: 'image',
         outputRange: [-1, 1],
       },
       discriminator: {
-        input: 'image',
-        labelInput: null,
+        inputs: [{ role: 'image', name: 'image', dtype: 'float32' }],
         output: 'validity',
         outputKind: 'logit',
         inputRange: [-1, 1],
@@ -131,7 +131,7 @@ describe('exportGanRun: checkpoint → ONNX + manifest → onnxruntime', () => {
       epochs: 3,
       quality: { klToUniform: 0.04, meanConfidence: 0.91, modesCovered: 10, evaluatedAtEpoch: 3 },
     });
-    expect(manifest.provenance.notes).toMatch(/max abs difference on 256 random inputs/);
+    expect(manifest.provenance?.notes).toMatch(/max abs difference on 256 random inputs/);
     expect(await compareGenerator(out, run, true)).toBeLessThanOrEqual(1e-4);
 
     const disc = await ort.InferenceSession.create(path.join(out, 'discriminator.onnx'));
@@ -144,8 +144,8 @@ describe('exportGanRun: checkpoint → ONNX + manifest → onnxruntime', () => {
     const out = path.join(dir, 'models', 'mnist-mlp');
     const manifest = await exportGanRun(run, out, { quality: { klToUniform: 0.01 } });
     expect(manifest.numClasses).toBeNull();
-    expect(manifest.generator.labelInput).toBeNull();
-    expect(manifest.provenance.quality.klToUniform).toBe(0.01);
+    expect(inputOf(manifest.generator, 'class-index')).toBeUndefined();
+    expect(manifest.provenance?.quality.klToUniform).toBe(0.01);
     expect(await compareGenerator(out, run, false)).toBeLessThanOrEqual(1e-4);
   });
 
@@ -158,7 +158,7 @@ describe('exportGanRun: checkpoint → ONNX + manifest → onnxruntime', () => {
     await writeFile(path.join(run, 'config.json'), JSON.stringify({ ...config, emaDecay: 0.999 }));
     const out = path.join(dir, 'models', 'mnist-averaged');
     const manifest = await exportGanRun(run, out);
-    expect(manifest.provenance.notes).toContain(
+    expect(manifest.provenance?.notes).toContain(
       "generator weights: exponential moving average (decay 0.999) of the trained generator's",
     );
     expect(await compareGenerator(out, run, false, 'generator-average')).toBeLessThanOrEqual(1e-4);
@@ -258,8 +258,8 @@ describe('npm run export (CLI)', () => {
     expect(stdout).toMatch(/wrote .*generator\.onnx/);
     const manifest = manifestSchema.parse(JSON.parse(await readFile(path.join(out, 'model.json'), 'utf8')));
     expect(manifest).toMatchObject({ name: 'cli-model', title: 'CLI model', numClasses: 10 });
-    expect(manifest.provenance.quality.fid).toBe(3.5);
-    expect(manifest.provenance.command).toContain('npm run export --');
+    expect(manifest.provenance?.quality.fid).toBe(3.5);
+    expect(manifest.provenance?.command).toContain('npm run export --');
     await expect(exec(tsx, ['scripts/export/cli.ts', path.join(dir, 'nope'), out])).rejects.toMatchObject({
       stderr: expect.stringContaining('config.json'),
     });

@@ -37,12 +37,14 @@ describe('checkGenerator', () => {
   );
 
   it('accepts a matching generator', () => {
-    expect(checkGenerator(manifest, good)).toEqual([]);
+    expect(checkGenerator(manifest, good).problems).toEqual([]);
   });
 
   it('names the latent mismatch as the issue asks', () => {
     const bad = info([{ name: 'z', type: 'float32', shape: ['N', 64] }], good.outputs);
-    expect(checkGenerator(manifest, bad)).toEqual(["latentDim is 100 but generator input 'z' has 64"]);
+    expect(checkGenerator(manifest, bad).problems).toEqual([
+      "latentDim is 100 but generator input 'z' has 64",
+    ]);
   });
 
   it('finds missing inputs, fixed batch axes, wrong image shapes and extra inputs', () => {
@@ -53,23 +55,26 @@ describe('checkGenerator', () => {
       ],
       [{ name: 'img', type: 'float32', shape: ['N', 32, 32, 1] }],
     );
-    const problems = checkGenerator(manifest, bad);
+    const { problems } = checkGenerator(manifest, bad);
     expect(problems).toContain("generator input 'z' not found (has 'noise', 'extra')");
-    expect(problems).toContain("generator input 'noise' is not named in the manifest");
+    expect(problems).toContain(
+      "generator input 'noise' is not named in the manifest (give it a role, e.g. constant)",
+    );
     expect(problems).toContain("image is 28 but generator output 'img' has 32 (dimension 1)");
   });
 
   it('requires a dynamic batch axis', () => {
     const fixed = info([{ name: 'z', type: 'float32', shape: [1, 100] }], good.outputs);
-    expect(checkGenerator(manifest, fixed)).toEqual([
+    expect(checkGenerator(manifest, fixed).problems).toEqual([
       "generator input 'z' has a fixed batch axis (1); a dynamic one is required",
     ]);
   });
 
-  it('requires a label input for conditional models', () => {
-    const conditional = { ...manifest, numClasses: 10 };
-    expect(checkGenerator(conditional, good)).toContain(
-      'numClasses is 10 but the manifest names no generator.labelInput',
+  it('requires a class input for conditional models (in the manifest itself)', () => {
+    const parsed = manifestSchema.safeParse({ ...manifest, numClasses: 10 });
+    expect(parsed.success).toBe(false);
+    expect(parsed.error?.issues[0]?.message).toBe(
+      'numClasses is 10 but no input has role class-index or class-onehot',
     );
   });
 });
@@ -80,13 +85,15 @@ describe('checkDiscriminator', () => {
       [{ name: 'img', type: 'float32', shape: ['N', 28, 28, 1] }],
       [{ name: 'logit', type: 'float32', shape: ['N', 1] }],
     );
-    expect(checkDiscriminator(manifest, ok)).toEqual([]);
+    expect(checkDiscriminator(manifest, ok).problems).toEqual([]);
     const bad = info(
       [{ name: 'img', type: 'float32', shape: ['N', 1, 28, 28] }],
       [{ name: 'logit', type: 'float32', shape: ['N', 10] }],
     );
-    const problems = checkDiscriminator(manifest, bad);
+    const { problems } = checkDiscriminator(manifest, bad);
     expect(problems).toContain("image is 28 but discriminator input 'img' has 1 (dimension 1)");
-    expect(problems).toContain("discriminator output 'logit' must be [N] or [N, 1], has [N, 10]");
+    expect(problems).toContain(
+      "discriminator output 'logit' must be one score per image ([N], [N, 1] or [N, 1, 1, 1]), has [N, 10]",
+    );
   });
 });

@@ -258,7 +258,7 @@ describe('diagnostics with reference statistics', () => {
     const images = new Uint8Array(count * 784);
     for (let from = 0; from < count; from += 1000) {
       const latents = seededLatents(seedRange(500_000 + from, 1000), 16);
-      images.set(await generatePixels(first.runtime, model, latents, null), from * 784);
+      images.set(await generatePixels(first.runtime, model, { latents, labels: null }), from * 784);
     }
     const classifier = classifierOf(model);
     const built = await referenceFromImages(

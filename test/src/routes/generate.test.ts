@@ -196,7 +196,7 @@ describe('POST /generate: PNGs encoded by the inference worker', () => {
     seeds.forEach((s, i) => {
       latents.set(latentForSeed(s, dim), i * dim);
     });
-    const pixels = await generatePixels(app.app.runtime, model, latents, null);
+    const pixels = await generatePixels(app.app.runtime, model, { latents, labels: null });
     const per = width * height * channels;
     return Promise.all(
       seeds.map((_, i) =>
