@@ -284,7 +284,7 @@ export class Scheduler<W = unknown> {
   private pump() {
     for (;;) {
       const worker = this.pool.acquire();
-      if (!worker) return;
+      if (worker === undefined) return;
       const next = this.oldestKey(performance.now());
       if (!next) return;
       if (next.wait !== undefined) {
