@@ -26,6 +26,7 @@ import {
   sendErrorFor,
   toServiceError,
 } from './errors.ts';
+import { installGrpc } from './grpc/server.ts';
 import { ModelRuntime } from './inference/runtime.ts';
 import { Metrics } from './metrics.ts';
 import { diagnosticsRoutes } from './routes/diagnostics.ts';
@@ -160,6 +161,8 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
   });
 
   installErrorHandler(app);
+  // The Open Inference Protocol over gRPC: built here, listening only when src/server.ts binds GAN_GRPC_PORT.
+  installGrpc(app);
 
   await app.register(swagger, {
     openapi: {
@@ -175,7 +178,10 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
         { name: 'discriminate', description: 'Real-vs-fake scoring' },
         { name: 'models', description: 'Served models' },
         { name: 'health', description: 'Liveness, readiness, metrics' },
-        { name: 'kserve-v2', description: 'KServe / Triton Open Inference Protocol (v2), JSON tensors' },
+        {
+          name: 'kserve-v2',
+          description: 'KServe / Triton Open Inference Protocol (v2): JSON tensors or binary tensor data',
+        },
       ],
       components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
     },

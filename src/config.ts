@@ -27,6 +27,8 @@ const cores = availableParallelism();
 export const configSchema = z.object({
   GAN_HOST: z.string().default('0.0.0.0'),
   GAN_PORT: int(0, 65535).default(8080),
+  /** Port of the Open Inference Protocol's gRPC service (inference.GRPCInferenceService); 0 = off. */
+  GAN_GRPC_PORT: int(0, 65535).default(0),
   GAN_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   GAN_MODELS_DIR: z.string().min(1).default('./models'),
   GAN_DEFAULT_MODEL: z.string().min(1).optional(),
@@ -107,6 +109,11 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
   if (config.GAN_MAX_QUEUE < config.GAN_MAX_BATCH) {
     throw new ConfigError(
       `GAN_MAX_QUEUE (${config.GAN_MAX_QUEUE}) must be at least GAN_MAX_BATCH (${config.GAN_MAX_BATCH}), or batches never fill`,
+    );
+  }
+  if (config.GAN_GRPC_PORT !== 0 && config.GAN_GRPC_PORT === config.GAN_PORT) {
+    throw new ConfigError(
+      `GAN_GRPC_PORT and GAN_PORT are both ${config.GAN_PORT}; gRPC needs a port of its own`,
     );
   }
   return config;

@@ -22,6 +22,19 @@ export class Metrics {
     buckets: LATENCY_BUCKETS,
     registers: [this.registry],
   });
+  readonly grpcRequests = new Counter({
+    name: 'gan_grpc_requests_total',
+    help: 'gRPC calls by method and status code (the Open Inference Protocol on GAN_GRPC_PORT)',
+    labelNames: ['method', 'code'] as const,
+    registers: [this.registry],
+  });
+  readonly grpcDuration = new Histogram({
+    name: 'gan_grpc_request_duration_seconds',
+    help: 'gRPC call latency by method',
+    labelNames: ['method'] as const,
+    buckets: LATENCY_BUCKETS,
+    registers: [this.registry],
+  });
   readonly images = new Counter({
     name: 'gan_images_total',
     help: 'Images produced by generators (or scored by discriminators and classifiers)',

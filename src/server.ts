@@ -41,7 +41,8 @@ async function main() {
     }, config.GAN_SHUTDOWN_TIMEOUT_MS);
     timer.unref();
     try {
-      // Stops accepting connections, waits for in-flight requests, then runs onClose (releases workers/sessions).
+      // Drains the gRPC server (preClose), stops accepting connections, waits for in-flight requests, then runs
+      // onClose (releases workers/sessions).
       await app.close();
       app.log.info('shut down cleanly');
       process.exit(0);
@@ -54,6 +55,10 @@ async function main() {
   process.once('SIGINT', () => void shutdown('SIGINT'));
 
   await app.listen({ host: config.GAN_HOST, port: config.GAN_PORT });
+  if (config.GAN_GRPC_PORT !== 0) {
+    await app.grpc.listen(config.GAN_HOST, config.GAN_GRPC_PORT);
+    app.log.info(`gRPC (inference.GRPCInferenceService) on ${config.GAN_HOST}:${config.GAN_GRPC_PORT}`);
+  }
   try {
     await app.runtime.start();
   } catch (err) {
