@@ -38,6 +38,6 @@ export class FixedWindowLimiter {
 export function peerAddress(peer: string): string {
   const bracketed = /^\[([^\]]+)\]:\d+$/.exec(peer);
   if (bracketed) return bracketed[1]!;
-  const at = peer.lastIndexOf(':');
-  return at > 0 && peer.indexOf(':') === at ? peer.slice(0, at) : peer;
+  const v4 = /^([^:]+):\d+$/.exec(peer);
+  return v4 ? v4[1]! : peer;
 }
