@@ -187,9 +187,12 @@ export function initRealOrFake(ctx) {
     }),
   );
 
+  const section = $('real-or-fake');
   return {
-    setModel() {
+    /** A generator-only model has no discriminator to ask: the panel is hidden for it. */
+    setModel(/** @type {any} */ model) {
       verdict.hidden = true;
+      section.hidden = model.discriminator === false;
     },
   };
 }

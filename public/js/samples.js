@@ -169,6 +169,8 @@ export function initSamples(ctx) {
       showClassFields(form, model);
       grid.replaceChildren();
       selection.hidden = true;
+      // Nothing to ask "real or fake?" of a generator-only model.
+      $('selection-score').hidden = model.discriminator === false;
       if (model.ready) generate();
     },
   };

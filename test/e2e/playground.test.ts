@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { writeStyleganSingleFile } from '../fixtures/family-models.ts';
 import { writeFixtureClassifier, writeFixtureModel } from '../fixtures/models.ts';
 import { tempDir } from '../helpers/app.ts';
 import { ROOT, type ServiceProcess, startService, waitFor } from '../helpers/process.ts';
@@ -43,6 +44,7 @@ beforeAll(async () => {
   await writeFixtureModel(dir, {});
   await writeFixtureModel(dir, { conditional: true });
   await writeFixtureClassifier(dir);
+  await writeStyleganSingleFile(dir, { name: 'generator-only', resolution: 32 });
   svc = await startService({
     GAN_MODELS_DIR: dir,
     GAN_DEFAULT_MODEL: 'tiny',
@@ -134,7 +136,7 @@ describe('playground in Chromium', () => {
     expect(res?.status()).toBe(200);
     await page.waitForFunction(() => !(document.getElementById('model') as HTMLSelectElement).disabled, WAIT);
     const options = await page.$$eval('#model option', (os) => os.map((o) => (o as HTMLOptionElement).value));
-    expect(options.sort()).toEqual(['tiny', 'tiny-conditional']);
+    expect(options.sort()).toEqual(['generator-only', 'tiny', 'tiny-conditional']);
     expect(await page.inputValue('#model')).toBe('tiny');
     const images = await gridImages();
     expect(images).toHaveLength(16);
@@ -361,6 +363,19 @@ describe('playground in Chromium', () => {
     await page.screenshot({ path: join(OUTPUT, 'playground-conditional.png') });
     await page.selectOption('#model', 'tiny');
     await gridImages();
+  });
+
+  it('hides the real-or-fake panel for a generator-only model, and shows it again for one with a discriminator', async () => {
+    expect(await page.isVisible('#real-or-fake')).toBe(true);
+    await page.selectOption('#model', 'generator-only');
+    const images = await gridImages();
+    expect([images[0]!.width, images[0]!.height]).toEqual([32, 32]);
+    await page.waitForFunction(() => document.getElementById('real-or-fake')!.hidden, WAIT);
+    await page.click('#sample-grid button');
+    expect(await page.isVisible('#selection-score')).toBe(false);
+    await page.selectOption('#model', 'tiny');
+    await gridImages();
+    expect(await page.isVisible('#real-or-fake')).toBe(true);
   });
 
   it('reports a failed request in the status line', async () => {
