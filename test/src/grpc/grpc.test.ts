@@ -6,6 +6,7 @@
  */
 import { status } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from '../../../src/config.ts';
 import { latentForSeed } from '../../../src/latent/random-state.ts';
 import { json, startTestApp, type TestApp } from '../../helpers/app.ts';
 import { grpcError, type InferenceClient, inferenceClient } from './client.ts';
@@ -252,5 +253,15 @@ describe('gRPC: API keys, rate limit and message size, as HTTP', () => {
     const big = await grpcError(c.call('ModelInfer', request(64), { authorization: 'Bearer k1' }));
     expect(big.code).toBe(status.RESOURCE_EXHAUSTED);
     expect(big.details).toMatch(/larger than max|exceeds|length/i);
+  });
+});
+
+describe('GAN_GRPC_PORT', () => {
+  it('is off by default and needs a port of its own', () => {
+    expect(loadConfig({}).GAN_GRPC_PORT).toBe(0);
+    expect(loadConfig({ GAN_GRPC_PORT: '9000' }).GAN_GRPC_PORT).toBe(9000);
+    expect(() => loadConfig({ GAN_GRPC_PORT: '8080' })).toThrow(ConfigError);
+    expect(() => loadConfig({ GAN_GRPC_PORT: '8080' })).toThrow(/GAN_GRPC_PORT and GAN_PORT are both 8080/);
+    expect(() => loadConfig({ GAN_GRPC_PORT: '70000' })).toThrow(/GAN_GRPC_PORT/);
   });
 });
