@@ -1,10 +1,15 @@
-import { rm, truncate, writeFile } from 'node:fs/promises';
+import { readFile, rm, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import Fastify from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
 import { testConfig } from '../../../src/config.ts';
 import { ModelRuntime, StartupError } from '../../../src/inference/runtime.ts';
 import { Metrics } from '../../../src/metrics.ts';
+import {
+  writeDcganModel,
+  writeStyleganModel,
+  writeStyleganSingleFile,
+} from '../../fixtures/family-models.ts';
 import { writeFixtureModel } from '../../fixtures/models.ts';
 import { tempDir } from '../../helpers/app.ts';
 
@@ -169,6 +174,44 @@ describe('ModelRuntime start-up', () => {
     expect(rt.models.get('tiny')!.status).toBe('ready');
     expect(rt.defaultModel).toBe('tiny');
     expect(() => rt.model('broken')).toThrow(/unavailable/);
+  });
+
+  it('loads a folder of family models where some are broken, naming each problem', async () => {
+    const dir = await dirWith();
+    await writeDcganModel(dir, { name: 'dcgan' });
+    // A synthesis network built for 10 ws while the manifest says 8: the mapping's ws do not fit it.
+    const stylegan = await writeStyleganModel(dir, { name: 'bad-ws' });
+    const manifest = JSON.parse(await readFile(join(stylegan, 'model.json'), 'utf8'));
+    manifest.generator.inputs[0].shape = [8, 512];
+    await writeFile(join(stylegan, 'model.json'), JSON.stringify(manifest));
+    // A generator-only model whose manifest forgot an input the network takes.
+    const single = await writeStyleganSingleFile(dir, { name: 'unnamed-input' });
+    const m2 = JSON.parse(await readFile(join(single, 'model.json'), 'utf8'));
+    m2.generator.inputs = m2.generator.inputs.filter((i: { role: string }) => i.role !== 'constant');
+    await writeFile(join(single, 'model.json'), JSON.stringify(m2));
+    // A mapping network whose file is missing.
+    const gone = await writeStyleganModel(dir, { name: 'no-mapping-file' });
+    await rm(join(gone, 'mapping.onnx'));
+
+    const strict = await runtimeFor(dir);
+    const refused = await strict.scan().then(
+      () => strict.start().then(() => null),
+      (err: unknown) => err,
+    );
+    expect(refused).toBeInstanceOf(StartupError);
+    expect((refused as Error).message).toContain('no-mapping-file/mapping.onnx: mapping network not found');
+
+    const rt = await runtimeFor(dir, { GAN_SKIP_BROKEN_MODELS: 'true' });
+    await rt.scan();
+    await rt.start();
+    expect(rt.models.get('dcgan')!.status).toBe('ready');
+    expect(rt.models.has('no-mapping-file')).toBe(false);
+    expect(rt.models.get('bad-ws')!.error).toContain(
+      "w shape [8, 512] is 8 but generator input 'ws' has 10 (dimension 1)",
+    );
+    expect(rt.models.get('unnamed-input')!.error).toContain(
+      "generator input 'noise_mode' is not named in the manifest (give it a role, e.g. constant)",
+    );
   });
 
   it('refuses to start with no models', async () => {

@@ -250,6 +250,11 @@ describe('diagnostics with reference statistics', () => {
     dir = await tempDir();
     await writeFixtureModel(dir, {});
     await writeFixtureModel(dir, { name: 'tiny-collapsed', collapsed: true });
+    // The same generator without its discriminator (as most published generators come).
+    const only = await writeFixtureModel(dir, { name: 'tiny-generator-only' });
+    const manifest = JSON.parse(await readFile(join(only, 'model.json'), 'utf8'));
+    await writeFile(join(only, 'model.json'), JSON.stringify({ ...manifest, discriminator: null }));
+    await rm(join(only, 'discriminator.onnx'));
     const classifierDir = await writeFixtureClassifier(dir);
     // "Real data" of the fixture world: 4000 samples of the tiny generator from seeds far from the diagnostics'.
     const first = await start();
@@ -312,6 +317,17 @@ describe('diagnostics with reference statistics', () => {
     expect(r.discriminator.realImages).toBe(500);
     expect(Math.abs(r.discriminator.auc - 0.5)).toBeLessThan(0.1);
     expect(Math.abs(r.discriminator.meanRealScore - r.discriminator.meanFakeScore)).toBeLessThan(0.05);
+  });
+
+  it('a generator-only model gets every figure but the discriminator balance', async () => {
+    const res = await diagnose(app, 'tiny-generator-only', { samples: 500, seed: 0 });
+    expect(res.statusCode).toBe(200);
+    const r = res.json();
+    const withD = (await diagnose(app, 'tiny', { samples: 500, seed: 0 })).json();
+    expect(r.discriminator).toBeNull();
+    expect(withD.discriminator.auc).toBeGreaterThan(0);
+    expect(r.frechetDistance).toBe(withD.frechetDistance);
+    expect(r.histogram).toEqual(withD.histogram);
   });
 
   it('the collapsed generator: collapsed, far from the reference, recall near 0', async () => {
