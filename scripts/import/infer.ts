@@ -159,7 +159,7 @@ export function planModel(sigs: Signatures, o: InferOverrides = {}): ModelPlan {
  */
 export function resolveWShape(plan: ModelPlan, mappingDims: readonly number[]): number[] {
   const w = plan.generator.inputs.find((i) => i.spec.role === 'w-latent');
-  if (!w || w.spec.role !== 'w-latent' || !plan.mapping)
+  if (w?.spec.role !== 'w-latent' || !plan.mapping)
     throw new Error('resolveWShape: the plan has no mapping network');
   const shape = fitW(w.spec.shape, mappingDims, wMismatch(plan.mapping, w.signature));
   if (shape.includes(-1))

@@ -18,6 +18,8 @@ export const RANGE_COVERAGE = 0.99;
  * overshoots [-1, 1] slightly.
  */
 export const OVERSHOOT = 0.1;
+/** …and at least this share must lie strictly inside (so [-5, 5] is not taken for an overshooting [0, 255]). */
+export const MIN_INSIDE = 0.9;
 /** Image sides outside this span are unusual for a GAN: the size is reported as a guess to check. */
 export const TYPICAL_SIDE = [28, 1024] as const;
 
@@ -93,22 +95,24 @@ function extremes(values: Float32Array, what: string): { min: number; max: numbe
 const widened = ([lo, hi]: Range): Range => [lo - OVERSHOOT * (hi - lo), hi + OVERSHOOT * (hi - lo)];
 
 /**
- * The output range: `stated` if given, else the narrowest standard range holding ≥ 99% of `values` (counting
- * values up to 10% of its width past either end, a slight overshoot).
+ * The output range: `stated` if given, else the narrowest standard range holding ≥ 99% of `values` counting values
+ * up to 10% of its width past either end (a slight overshoot), and ≥ 90% strictly.
  * @param values a generator's output for seeded latents, float32
  */
 export function outputRange(values: Float32Array, stated: Range | undefined, what: string): RangeFacts {
   const { min, max } = extremes(values, what);
   if (stated) return { range: stated, min, max, coverage: coverageOf(values, stated) };
-  const best = STANDARD_RANGES.find((range) => coverageOf(values, widened(range)) >= RANGE_COVERAGE);
+  const best = STANDARD_RANGES.find(
+    (range) =>
+      coverageOf(values, widened(range)) >= RANGE_COVERAGE && coverageOf(values, range) >= MIN_INSIDE,
+  );
   if (!best) {
-    const nearest = STANDARD_RANGES.map((range) => ({
-      range,
-      share: coverageOf(values, widened(range)),
-    })).sort((a, b) => b.share - a.share)[0]!;
+    const nearest = STANDARD_RANGES.map((range) => ({ range, share: coverageOf(values, range) })).sort(
+      (a, b) => b.share - a.share,
+    )[0]!;
     throw new ImportError(
       `${what} spans [${min.toPrecision(4)}, ${max.toPrecision(4)}] over the seeded batch: only ${(nearest.share * 100).toFixed(1)}% ` +
-        `of it lies near [${nearest.range.join(', ')}], the nearest standard range; pass --output-range lo,hi`,
+        `of it lies in [${nearest.range.join(', ')}], the nearest standard range; pass --output-range lo,hi`,
     );
   }
   return { range: [...best] as Range, min, max, coverage: coverageOf(values, best) };

@@ -335,7 +335,7 @@ function planTruncation(ctx: Context) {
     s = free(ctx).find((i) => isFloat(i) && isScalar(i) && TRUNCATION_NAME.test(i.name));
     reason = 'float scalar named like ψ';
   }
-  if (!s || !s.shape || !isFloat(s)) return;
+  if (!s?.shape || !isFloat(s)) return;
   const shape: [] | [1] = s.shape.length === 0 ? [] : [1];
   plan(ctx, s, { role: 'truncation', name: s.name, dtype: s.dtype, shape, default: 1 }, reason);
 }
