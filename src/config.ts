@@ -83,6 +83,11 @@ export const configSchema = z.object({
   GAN_CORS_ORIGINS: list.default([]),
   /** Requests per minute per client IP on inference routes; 0 disables rate limiting. */
   GAN_RATE_LIMIT_PER_MINUTE: int(0, 10_000_000).default(0),
+  /**
+   * Most candidates per image that discriminator rejection sampling (`rejection` in /generate and the diagnostics)
+   * may draw: each costs a generator and a discriminator row, so a request costs up to this many times a plain one.
+   */
+  GAN_MAX_OVERSAMPLE: int(1, 64).default(8),
 });
 
 export type Config = z.infer<typeof configSchema>;

@@ -79,6 +79,18 @@ export class Metrics {
     labelNames: ['model', 'network', 'provider'] as const,
     registers: [this.registry],
   });
+  readonly rejectionCandidates = new Counter({
+    name: 'gan_rejection_candidates_total',
+    help: 'Candidates generated and scored for rejection sampling, by outcome: accepted (returned) or rejected (the extra cost)',
+    labelNames: ['model', 'outcome'] as const,
+    registers: [this.registry],
+  });
+  readonly rejectionCalibration = new Counter({
+    name: 'gan_rejection_calibration_samples_total',
+    help: "Samples generated and scored to calibrate discriminator rejection sampling (D's maximum and γ), once per model and setting",
+    labelNames: ['model'] as const,
+    registers: [this.registry],
+  });
   readonly workerRestarts = new Counter({
     name: 'gan_worker_restarts_total',
     help: 'Inference workers restarted after they stopped unexpectedly',

@@ -8,6 +8,7 @@ import { defaultColumns, tileGrid } from '../imaging/pixels.ts';
 import type { ServedModel } from '../inference/runtime.ts';
 import {
   errorResponses,
+  errorSchema,
   generationTruncationSchema,
   labelSchema,
   latentSchema,
@@ -19,8 +20,10 @@ import {
   seedSchema,
   wLatentSchema,
 } from '../schemas/common.ts';
+import { rejectionImageSchema, rejectionSchema, rejectionSummarySchema } from '../schemas/rejection.ts';
 import { checkPixelBudget, generatePixels, generatePngs, mapLatents } from '../services/images.ts';
 import { prepareGeneration } from '../services/latents.ts';
+import { type RejectionResult, sampleWithRejection } from '../services/rejection.ts';
 import { sendBinary } from './reply.ts';
 
 export const generateBodySchema = z
@@ -67,6 +70,7 @@ export const generateBodySchema = z
     scale: scaleSchema,
     columns: z.number().int().min(1).max(MAX_COUNT).optional().describe('Grid columns (default ≈ √count)'),
     returnLatents: z.boolean().default(false).describe('Include each latent in JSON output'),
+    rejection: rejectionSchema.optional(),
   })
   .superRefine((b, ctx) => {
     const sources = (['seed', 'seeds', 'latents', 'ws'] as const).filter((k) => b[k] !== undefined);
@@ -75,6 +79,13 @@ export const generateBodySchema = z
         code: 'custom',
         path: [sources[1]!],
         message: `give only one of seed, seeds, latents, ws (got ${sources.join(', ')})`,
+      });
+    }
+    if (b.rejection && (b.latents !== undefined || b.ws !== undefined)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['rejection'],
+        message: `rejection draws its candidates from seeds; give seed or seeds, not ${b.latents ? 'latents' : 'ws'}`,
       });
     }
     const listed = b.seeds?.length ?? b.latents?.length ?? b.ws?.length;
@@ -144,11 +155,13 @@ const imageJsonSchema = z.object({
     .array(z.number())
     .optional()
     .describe('The w this z was mapped to, truncated (models with a mapping network, with returnLatents)'),
+  rejection: rejectionImageSchema.optional(),
 });
 
 export const generateJsonSchema = z.object({
   model: z.string(),
   images: z.array(imageJsonSchema),
+  rejection: rejectionSummarySchema.optional(),
 });
 
 /** Encode each image of a batch of pixels (uint8 [count, H, W, C]) as JPEG or WebP, on libuv's pool. */
@@ -170,6 +183,12 @@ function encodeEach(
   );
 }
 
+/** The JSON report of image i's kept candidate (its seed is the image's `seed`). */
+function rejectionImage(result: RejectionResult, i: number) {
+  const { seed: _seed, ...choice } = result.choices[i]!;
+  return choice;
+}
+
 /** A Buffer view of the same bytes (no copy). */
 const asBuffer = (u8: Uint8Array): Buffer => Buffer.from(u8.buffer, u8.byteOffset, u8.length);
 
@@ -182,12 +201,13 @@ export const generateRoutes: FastifyPluginAsyncZod = async (app) => {
         tags: ['generate'],
         summary: 'Generate images from seeds or latent vectors',
         description:
-          'Returns image/png, image/jpeg or image/webp (one image for count 1, else a grid) with x-model and x-seeds headers (and x-code when a code was set), or JSON with format=json. Seeds map to latents exactly as numpy.random.RandomState(seed).randn(latentDim). Requests past GAN_MAX_REQUEST_PIXELS (count × width × height) get 413.',
+          'Returns image/png, image/jpeg or image/webp (one image for count 1, else a grid) with x-model and x-seeds headers (and x-code when a code was set), or JSON with format=json. Seeds map to latents exactly as numpy.random.RandomState(seed).randn(latentDim). Requests past GAN_MAX_REQUEST_PIXELS (count × width × height, × oversample with rejection) get 413. With rejection, x-seeds lists the seeds of the kept candidates (each regenerates its image without rejection), x-oversample and x-candidates say what it cost, and a model without a discriminator gets 409.',
         querystring: noQuerySchema,
         body: generateBodySchema,
         response: {
           200: generateJsonSchema.describe('format=json; png, jpeg and webp return the image'),
           ...errorResponses,
+          409: errorSchema,
         },
       },
     },
@@ -198,16 +218,42 @@ export const generateRoutes: FastifyPluginAsyncZod = async (app) => {
       const count = body.seeds?.length ?? body.latents?.length ?? body.ws?.length ?? body.count ?? 1;
       checkPixelBudget(model, count, app.config.GAN_MAX_REQUEST_PIXELS);
       const json = body.format === 'json';
-      const prepared = prepareGeneration(model, body, {
-        keep: body.returnLatents,
-        withCodes: json,
-      });
+      const options = { keep: body.returnLatents, withCodes: json };
+      let prepared = prepareGeneration(model, body, options);
+      // Rejection picks a candidate seed per image; the kept seeds then go the plain way, as a client's would.
+      let rejection: RejectionResult | null = null;
+      if (body.rejection) {
+        checkPixelBudget(
+          model,
+          count * body.rejection.oversample,
+          app.config.GAN_MAX_REQUEST_PIXELS,
+          'rejection.oversample',
+        );
+        rejection = await sampleWithRejection(
+          app.runtime,
+          model,
+          {
+            seeds: prepared.seeds as number[],
+            labels: prepared.labels,
+            truncation: body.truncation,
+            code: body.code,
+          },
+          body.rejection,
+          { maxOversample: app.config.GAN_MAX_OVERSAMPLE, metrics: app.metrics },
+        );
+        const seeds = rejection.choices.map((c) => c.seed);
+        prepared = prepareGeneration(model, { ...body, seed: undefined, count: undefined, seeds }, options);
+      }
       // With a code the seeds alone no longer give the image: say which code was set.
       if (body.code !== undefined) reply.header('x-code', String(body.code));
       const { width, height, channels } = model.manifest.image;
       // Set once the images exist: an error response (503, 504, 500) carries no seeds.
       const seedsHeader = () => {
         if (prepared.seeds.every((s) => s !== null)) reply.header('x-seeds', prepared.seeds.join(','));
+        if (rejection) {
+          reply.header('x-oversample', String(rejection.summary.oversample));
+          reply.header('x-candidates', String(rejection.summary.candidates));
+        }
       };
       // A mapping model asked for its latents also reports each w: map here, then synthesise from those ws.
       let mapped: Float32Array | null = null;
@@ -239,6 +285,7 @@ export const generateRoutes: FastifyPluginAsyncZod = async (app) => {
             seed,
             ...(prepared.labels ? { label: prepared.labels[i]! } : {}),
             ...(prepared.codes ? { code: prepared.codes[i]! } : {}),
+            ...(rejection ? { rejection: rejectionImage(rejection, i) } : {}),
             [encoding]: asBuffer(images[i]!).toString('base64'),
             ...(kept ? { latent: Array.from(kept.subarray(i * size, (i + 1) * size)) } : {}),
             ...(mapped
@@ -252,6 +299,7 @@ export const generateRoutes: FastifyPluginAsyncZod = async (app) => {
                 }
               : {}),
           })),
+          ...(rejection ? { rejection: rejection.summary } : {}),
         };
       }
       const pixels = await generatePixels(app.runtime, model, prepared.input);

@@ -1,10 +1,15 @@
+import { rm } from 'node:fs/promises';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildApp } from '../../../src/app.ts';
+import { testConfig } from '../../../src/config.ts';
 import { encodePng } from '../../../src/imaging/codec.ts';
 import { codeOfRow } from '../../../src/latent/code.ts';
 import { latentForSeed } from '../../../src/latent/random-state.ts';
 import { generatePixels } from '../../../src/services/images.ts';
-import { json, PNG_SIGNATURE, startTestApp, type TestApp } from '../../helpers/app.ts';
+import { candidateSeed } from '../../../src/services/rejection.ts';
+import { writeDcganModel } from '../../fixtures/family-models.ts';
+import { json, PNG_SIGNATURE, startTestApp, type TestApp, tempDir } from '../../helpers/app.ts';
 
 let t: TestApp;
 beforeAll(async () => {
@@ -299,5 +304,200 @@ describe('POST /generate with a model that reads a code from z', () => {
     const res = await post(body);
     expect(res.statusCode).toBe(400);
     expect(res.json<{ error: { field?: string } }>().error.field).toBe('code');
+  });
+});
+
+describe('POST /generate with rejection sampling', () => {
+  type Kept = {
+    seed: number;
+    label?: number;
+    png: string;
+    rejection: {
+      requestedSeed: number;
+      candidate: number;
+      logit: number;
+      score: number;
+      acceptance: number | null;
+      chosenBy: 'acceptance' | 'best';
+    };
+  };
+  type KeptBody = {
+    images: Kept[];
+    rejection: { method: string; oversample: number; candidates: number; gamma: number | null };
+  };
+
+  /** The discriminator's logits of PNGs, through POST /discriminate. */
+  async function logitsOf(model: string, pngs: string[], labels?: number[]): Promise<number[]> {
+    const res = await t.app.inject({
+      method: 'POST',
+      url: '/discriminate',
+      ...json({ model, images: pngs, ...(labels ? { labels } : {}) }),
+    });
+    expect(res.statusCode).toBe(200);
+    return res.json<{ results: Array<{ logit: number }> }>().results.map((r) => r.logit);
+  }
+
+  it.each(['top-k', 'drs'] as const)(
+    '%s: the same request gives the same bytes, and reports what it cost',
+    async (method) => {
+      const body = { seed: 20, count: 6, rejection: { method, oversample: 4 } };
+      const a = await generate(body);
+      const b = await generate(body);
+      expect(a.statusCode).toBe(200);
+      expect(a.rawPayload.equals(b.rawPayload)).toBe(true);
+      expect(a.headers['x-oversample']).toBe('4');
+      const candidates = Number(a.headers['x-candidates']);
+      if (method === 'top-k') expect(candidates).toBe(24);
+      else expect(candidates >= 6 && candidates <= 24).toBe(true);
+      // x-seeds lists the kept candidates; a grid of those seeds without rejection is the same picture
+      const seeds = String(a.headers['x-seeds']).split(',').map(Number);
+      expect(seeds).toHaveLength(6);
+      expect((await generate({ seeds })).rawPayload.equals(a.rawPayload)).toBe(true);
+      // the same images come back inside a larger request: each image depends on its own seed only
+      const wider = await generate({
+        seed: 20,
+        count: 8,
+        format: 'json',
+        rejection: { method, oversample: 4 },
+      });
+      expect(
+        wider
+          .json<KeptBody>()
+          .images.slice(0, 6)
+          .map((i) => i.seed),
+      ).toEqual(seeds);
+    },
+  );
+
+  it("top-k keeps each image's best-scored candidate: its D logit is at least every rejected one's", async () => {
+    const res = await generate({
+      seeds: [3, 77],
+      format: 'json',
+      rejection: { method: 'top-k', oversample: 6 },
+    });
+    const body = res.json<KeptBody>();
+    expect(body.rejection).toMatchObject({ method: 'top-k', oversample: 6, candidates: 12, gamma: null });
+    for (const image of body.images) {
+      const { requestedSeed, candidate, logit } = image.rejection;
+      // every candidate of this image, generated without rejection and scored by /discriminate
+      const all = await generate({
+        seeds: Array.from({ length: 6 }, (_, j) => candidateSeed(requestedSeed, j)),
+        format: 'json',
+      });
+      const pngs = all.json<{ images: Array<{ png: string }> }>().images.map((i) => i.png);
+      const logits = await logitsOf('tiny', pngs);
+      expect(image.seed).toBe(candidateSeed(requestedSeed, candidate));
+      expect(image.png).toBe(pngs[candidate]);
+      expect(logit).toBeCloseTo(logits[candidate]!, 5);
+      for (const other of logits) expect(logit).toBeGreaterThanOrEqual(other - 1e-6);
+    }
+  });
+
+  it("the kept seed regenerates the same PNG without rejection, also for a conditional model's labels", async () => {
+    const res = await generate({
+      model: 'tiny-conditional',
+      seed: 400,
+      count: 5,
+      labels: [0, 1, 2, 3, 4],
+      format: 'json',
+      rejection: { method: 'drs', oversample: 8 },
+    });
+    expect(res.statusCode).toBe(200);
+    const body = res.json<KeptBody>();
+    expect(body.rejection.gamma).not.toBeNull();
+    for (const [i, image] of body.images.entries()) {
+      expect(image.label).toBe(i);
+      expect(image.rejection.requestedSeed).toBe(400 + i);
+      const plain = await generate({ model: 'tiny-conditional', seed: image.seed, label: i });
+      expect(Buffer.from(image.png, 'base64').equals(plain.rawPayload)).toBe(true);
+      if (image.rejection.chosenBy === 'acceptance') expect(image.rejection.acceptance).toBeGreaterThan(0);
+    }
+  });
+
+  it('oversample 1 keeps the requested seeds themselves', async () => {
+    const res = await generate({ seed: 5, count: 3, rejection: { method: 'top-k', oversample: 1 } });
+    expect(res.headers['x-seeds']).toBe('5,6,7');
+    expect(res.headers['x-candidates']).toBe('3');
+    expect(res.rawPayload.equals((await generate({ seed: 5, count: 3 })).rawPayload)).toBe(true);
+  });
+
+  it('counts candidates in gan_rejection_candidates_total, accepted and rejected', async () => {
+    const read = async () => {
+      const text = (await t.app.inject({ method: 'GET', url: '/metrics' })).body;
+      const value = (outcome: string) =>
+        Number(
+          text.match(
+            new RegExp(`^gan_rejection_candidates_total\\{model="tiny",outcome="${outcome}"\\} (\\S+)$`, 'm'),
+          )?.[1] ?? 0,
+        );
+      return { accepted: value('accepted'), rejected: value('rejected') };
+    };
+    const before = await read();
+    await generate({ seed: 900, count: 4, rejection: { method: 'top-k', oversample: 3 } });
+    const after = await read();
+    expect(after.accepted - before.accepted).toBe(4);
+    expect(after.rejected - before.rejected).toBe(8);
+  });
+
+  it.each([
+    ['oversample 0', { method: 'top-k', oversample: 0 }, 'rejection.oversample'],
+    ['oversample past the schema', { method: 'top-k', oversample: 65 }, 'rejection.oversample'],
+    ['oversample past GAN_MAX_OVERSAMPLE (8)', { method: 'drs', oversample: 9 }, 'rejection.oversample'],
+    ['fractional oversample', { method: 'top-k', oversample: 2.5 }, 'rejection.oversample'],
+    ['unknown method', { method: 'best', oversample: 2 }, 'rejection.method'],
+    ['no method', { oversample: 2 }, 'rejection.method'],
+    ['gamma with top-k', { method: 'top-k', oversample: 2, gamma: 1 }, 'rejection.gamma'],
+    ['gamma out of range', { method: 'drs', oversample: 2, gamma: 1e9 }, 'rejection.gamma'],
+    ['unknown key', { method: 'drs', oversample: 2, keep: 1 }, 'rejection.keep'],
+  ])('rejects %s with a 400 naming the field', async (_name, rejection, field) => {
+    const res = await generate({ seed: 1, rejection });
+    expect(res.statusCode).toBe(400);
+    const err = res.json<{ error: { code: string; field: string } }>().error;
+    expect(err.code).toBe('GAN_ERR_VALIDATION');
+    expect(err.field).toBe(field);
+  });
+
+  it('rejects rejection with latents (it draws from seeds), and candidates past the pixel budget', async () => {
+    const latents = await generate({
+      latents: [new Array(16).fill(0)],
+      rejection: { method: 'top-k', oversample: 2 },
+    });
+    expect(latents.statusCode).toBe(400);
+    expect(latents.json().error.field).toBe('rejection');
+    // 256 images × 8 candidates × 784 pixels is past a budget of 1,000,000 pixels that 256 images alone fit
+    const small = await startTestApp({ config: { GAN_MAX_REQUEST_PIXELS: '1000000' } });
+    try {
+      const res = await small.app.inject({
+        method: 'POST',
+        url: '/generate',
+        ...json({ seed: 1, count: 256, rejection: { method: 'top-k', oversample: 8 } }),
+      });
+      expect(res.statusCode).toBe(413);
+      expect(res.json().error.field).toBe('rejection.oversample');
+    } finally {
+      await small.close();
+    }
+  });
+
+  it('answers 409 naming rejection for a generator-only model', async () => {
+    const dir = await tempDir('gan-generator-only-');
+    await writeDcganModel(dir, { name: 'generator-only', discriminator: false });
+    const app = await buildApp(testConfig({ GAN_MODELS_DIR: dir }));
+    try {
+      await app.runtime.scan();
+      await app.runtime.start();
+      await app.ready();
+      const post = (body: unknown) => app.inject({ method: 'POST', url: '/generate', ...json(body) });
+      expect((await post({ seed: 1 })).statusCode).toBe(200);
+      const res = await post({ seed: 1, rejection: { method: 'drs', oversample: 2 } });
+      expect(res.statusCode).toBe(409);
+      const err = res.json<{ error: { code: string; message: string; field: string } }>().error;
+      expect(err.code).toBe('GAN_ERR_NO_DISCRIMINATOR');
+      expect(err.field).toBe('rejection');
+      expect(err.message).toContain("model 'generator-only' has no discriminator");
+    } finally {
+      await app.close();
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
