@@ -6,7 +6,7 @@
  * nothing behind. The CLI over it is cli.ts (`npm run import`).
  */
 import { existsSync } from 'node:fs';
-import { copyFile, mkdir, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { type Manifest, MODEL_NAME_PATTERN } from '../../src/models/manifest.ts';
 import { checkDiscriminator, checkGenerator, checkMapping } from '../../src/models/metadata-check.ts';
@@ -114,6 +114,23 @@ async function readWAvg(file: string, mappingDims: readonly number[]): Promise<v
   if (!data.every(Number.isFinite)) throw new ImportError(`--w-avg ${file} holds non-finite values`);
 }
 
+/** Models in `modelsDir` (other than `except`) whose model.json marks them the default. */
+async function defaultModels(modelsDir: string, except: string): Promise<string[]> {
+  if (!existsSync(modelsDir)) return [];
+  const out: string[] = [];
+  for (const d of await readdir(modelsDir, { withFileTypes: true })) {
+    const file = path.join(modelsDir, d.name, 'model.json');
+    if (!d.isDirectory() || d.name === except || d.name.startsWith('.') || !existsSync(file)) continue;
+    try {
+      if ((JSON.parse(await readFile(file, 'utf8')) as { default?: unknown }).default === true)
+        out.push(d.name);
+    } catch {
+      // an unreadable manifest is the service's to report
+    }
+  }
+  return out;
+}
+
 /** The service's load-time checks of each network against its real session; any problem stops the import. */
 function loadTimeProblems(manifest: Manifest, sessions: Sessions): string[] {
   const problems = [...checkGenerator(manifest, sessionInfo('generator', sessions.generator)).problems];
@@ -168,6 +185,14 @@ export async function importModel(options: ImportOptions): Promise<ImportResult>
     );
   const dir = path.resolve(o.modelsDir ?? './models', o.name);
   if (existsSync(dir) && !o.force) throw new ImportError(`${dir} exists: pass --force to replace it`);
+  if (o.default) {
+    const others = await defaultModels(path.dirname(dir), o.name);
+    if (others.length > 0)
+      throw new ImportError(
+        `--default: ${others.join(', ')} already ${others.length > 1 ? 'mark themselves' : 'marks itself'} the default ("default": true in model.json) and the service refuses two; ` +
+          'clear it there first, or import without --default and set GAN_DEFAULT_MODEL',
+      );
+  }
   if (o.wAvg !== undefined && !o.mapping)
     throw new ImportError("--w-avg is the mapping network's average w: it needs --mapping");
   const sigs: Signatures = {

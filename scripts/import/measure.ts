@@ -18,8 +18,8 @@ export const RANGE_COVERAGE = 0.99;
  * overshoots [-1, 1] slightly.
  */
 export const OVERSHOOT = 0.1;
-/** …and at least this share must lie strictly inside (so [-5, 5] is not taken for an overshooting [0, 255]). */
-export const MIN_INSIDE = 0.9;
+/** …and at least this share strictly inside (so [-5, 5], half negative, is not an overshooting [0, 255]). */
+export const MIN_INSIDE = 0.75;
 /** Image sides outside this span are unusual for a GAN: the size is reported as a guess to check. */
 export const TYPICAL_SIDE = [28, 1024] as const;
 
@@ -96,7 +96,7 @@ const widened = ([lo, hi]: Range): Range => [lo - OVERSHOOT * (hi - lo), hi + OV
 
 /**
  * The output range: `stated` if given, else the narrowest standard range holding ≥ 99% of `values` counting values
- * up to 10% of its width past either end (a slight overshoot), and ≥ 90% strictly.
+ * up to 10% of its width past either end (a slight overshoot), and ≥ 75% strictly.
  * @param values a generator's output for seeded latents, float32
  */
 export function outputRange(values: Float32Array, stated: Range | undefined, what: string): RangeFacts {

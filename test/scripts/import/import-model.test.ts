@@ -97,6 +97,14 @@ beforeAll(async () => {
     'gan-serve': JSON.stringify({ numClasses: 10, title: 'Tiny ACGAN', dataset: 'mnist' }),
   });
   fixtures['fixed-batch'] = withFixedBatch(pytorchDcganGenerator());
+  fixtures['synthesis-wide'] = styleganSynthesis({ height: 48, width: 80, layout: 'NHWC', range: [0, 1] });
+  fixtures.noisy = genericGenerator({
+    latentDim: 16,
+    channels: 3,
+    height: 32,
+    width: 32,
+    noiseInput: { name: 'noise', shape: [1, 32, 32] },
+  });
   for (const [name, bytes] of Object.entries(fixtures))
     files[name] = await writeOnnx(src, `${name}.onnx`, bytes);
   files.wAvg = path.join(src, 'w_avg.npy');
@@ -298,6 +306,36 @@ it('a class-index generator takes its class count and title from the gan-serve m
   expect(r.manifest.generator.outputRange).toEqual([0, 1]);
 });
 
+it('a non-square NHWC synthesis network in [0, 1] behind a mapping network that gives w [N, wDim]', async () => {
+  const mapping = await writeOnnx(src, 'mapping-w.onnx', styleganMapping({ output: 'w' }));
+  const r = await importInto({ generator: files['synthesis-wide']!, mapping, name: 'wide' });
+  expect(r.manifest).toMatchObject({
+    image: { width: 80, height: 48, channels: 3 },
+    generator: {
+      inputs: [{ role: 'w-latent', name: 'ws', shape: [14, 512] }],
+      outputRange: [0, 1],
+      outputLayout: 'NHWC',
+    },
+    mapping: { output: 'w' },
+  });
+});
+
+it('a generator with a fixed-shape noise input gets seeded noise; --noise-input picks the seed', async () => {
+  const auto = await importInto({ generator: files.noisy!, name: 'noisy' });
+  expect(auto.manifest.generator.inputs[1]).toEqual({
+    role: 'noise',
+    name: 'noise',
+    dtype: 'float32',
+    shape: [1, 32, 32],
+    batched: false,
+    seed: 0,
+    std: 1,
+  });
+  expect(auto.guesses.some((g) => g.tensor === 'noise')).toBe(true);
+  const seeded = await importInto({ generator: files.noisy!, name: 'noisy', noiseInputs: { noise: 5 } });
+  expect(seeded.manifest.generator.inputs[1]).toMatchObject({ role: 'noise', seed: 5 });
+});
+
 describe('failures write nothing', () => {
   async function fails(o: Omit<ImportOptions, 'modelsDir'>, message: RegExp): Promise<string> {
     const dir = await modelsDir();
@@ -332,6 +370,21 @@ describe('failures write nothing', () => {
       },
       /--w-avg .*w_avg_256\.npy holds \[256\] \(256 values\); the mapping network's w needs 512/,
     );
+  });
+
+  it('--default beside a model that is the default already (the service refuses two)', async () => {
+    const dir = await modelsDir();
+    await importModel({ generator: files.grey!, name: 'first', modelsDir: dir, default: true });
+    const err = await importModel({
+      generator: files.grey!,
+      name: 'second',
+      modelsDir: dir,
+      default: true,
+    }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ImportError);
+    expect((err as Error).message).toMatch(/--default: first already marks itself the default/);
+    expect(await readdir(dir)).toEqual(['first']);
+    await importModel({ generator: files.grey!, name: 'first', modelsDir: dir, default: true, force: true });
   });
 
   it('a models folder that does not exist yet is not created by a failed import', async () => {

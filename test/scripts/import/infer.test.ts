@@ -156,6 +156,7 @@ describe('generic generators: layouts, ranges, sizes', () => {
     const stylegan = outputRange(images([1], -1.08, 1.08, 1000).values, undefined, 'x');
     expect(stylegan.range).toEqual([-1, 1]);
     expect(stylegan.coverage).toBeCloseTo(2 / 2.16, 2);
+    expect(outputRange(images([1], -0.06, 1.06, 1000).values, undefined, 'x').range).toEqual([0, 1]);
     expect(outputRange(images([1], 0, 254, 100).values, undefined, 'x').range).toEqual([0, 255]);
     expect(outputRange(images([1], -9, 9, 100).values, [-9, 9], 'x')).toMatchObject({
       range: [-9, 9],
