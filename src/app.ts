@@ -4,8 +4,6 @@
  */
 import { createServer, type ServerOptions } from 'node:http';
 import cors from '@fastify/cors';
-import multipart from '@fastify/multipart';
-import rateLimit from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
@@ -15,13 +13,10 @@ import {
   validatorCompiler,
   type ZodTypeProvider,
 } from 'fastify-type-provider-zod';
-import { parse as parseJson } from 'secure-json-parse';
 import type { Config } from './config.ts';
-import { parseContentType } from './content-type.ts';
 import {
   answerClientError,
   installErrorHandler,
-  invalid,
   ServiceError,
   sendErrorFor,
   toServiceError,
@@ -29,6 +24,9 @@ import {
 import { installGrpc } from './grpc/server.ts';
 import { ModelRuntime } from './inference/runtime.ts';
 import { Metrics } from './metrics.ts';
+import { access } from './plugins/access.ts';
+import { bodyGuard } from './plugins/body-guard.ts';
+import { securityHeaders } from './plugins/security-headers.ts';
 import { diagnosticsRoutes } from './routes/diagnostics.ts';
 import { discriminateRoutes } from './routes/discriminate.ts';
 import { generateRoutes } from './routes/generate.ts';
@@ -109,10 +107,19 @@ export function httpServerOptions(config: Config): ServerOptions {
   };
 }
 
+/** GAN_TRUST_PROXY as Fastify's `trustProxy` (a hop count as the function Fastify builds from one at run time). */
+function trustProxyOption(
+  setting: Config['GAN_TRUST_PROXY'],
+): boolean | string[] | ((address: string, hop: number) => boolean) {
+  return typeof setting === 'number' ? (_address: string, hop: number) => hop < setting : setting;
+}
+
 export async function buildApp(config: Config, deps: AppDeps = {}): Promise<FastifyInstance> {
   const app = Fastify({
     logger: deps.logger ?? { level: config.GAN_LOG_LEVEL },
     bodyLimit: config.GAN_BODY_LIMIT_BYTES,
+    // Whose X-Forwarded-For names the client (request.ip: rate limits, logs); none unless configured.
+    trustProxy: trustProxyOption(config.GAN_TRUST_PROXY),
     // Reject prototype-poisoning keys instead of silently accepting them.
     onProtoPoisoning: 'error',
     onConstructorPoisoning: 'error',
@@ -127,29 +134,6 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
   }).withTypeProvider<ZodTypeProvider>();
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
-  // Bodies are JSON, images or multipart; anything else is a 415, not a string handed to a JSON schema.
-  app.removeContentTypeParser('text/plain');
-  // Fastify's own JSON parser, but its errors say what is wrong and where (Fastify's drops the parser's message).
-  app.removeContentTypeParser('application/json');
-  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, body, done) => {
-    const text = body as string;
-    if (text.length === 0) return done(invalid('body', 'the body is empty; send a JSON object'), undefined);
-    try {
-      done(null, parseJson(text, { protoAction: 'error', constructorAction: 'error' }));
-    } catch (err) {
-      const why = err instanceof Error ? err.message : String(err);
-      done(
-        invalid(
-          'body',
-          /forbidden (prototype|constructor) property/.test(why)
-            ? 'the body holds a __proto__ or constructor.prototype key, which is refused'
-            : `the body is not valid JSON: ${why}`,
-        ),
-        undefined,
-      );
-    }
-  });
-
   const metrics = deps.metrics ?? new Metrics();
   const runtime = deps.runtime ?? new ModelRuntime(config, app.log, metrics);
   app.decorate('config', config);
@@ -161,6 +145,24 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
   });
 
   installErrorHandler(app);
+  await app.register(securityHeaders);
+  await app.register(bodyGuard);
+  if (config.GAN_CORS_ORIGINS.length > 0) {
+    const anyOrigin = config.GAN_CORS_ORIGINS.includes('*');
+    await app.register(cors, {
+      origin: anyOrigin ? true : config.GAN_CORS_ORIGINS,
+      exposedHeaders: ['x-model', 'x-seeds', 'x-code'],
+    });
+  }
+  app.addHook('onRequest', async (request) => {
+    if (app.lifecycle.shuttingDown && request.routeOptions.config.inference) {
+      throw new ServiceError('GAN_ERR_SHUTTING_DOWN', 'the service is shutting down', undefined, {
+        retryAfter: 1,
+      });
+    }
+  });
+  // Before every route it guards, the API docs included.
+  await app.register(access);
   // The Open Inference Protocol over gRPC: built here, listening only when src/server.ts binds GAN_GRPC_PORT.
   installGrpc(app);
 
@@ -187,94 +189,9 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
     },
     transform: documentBinaryResponses,
   });
-  await app.register(swaggerUi, { routePrefix: '/docs' });
+  // Swagger UI's pages carry their own Content-Security-Policy (script and style hashes of its inline code).
+  await app.register(swaggerUi, { routePrefix: '/docs', staticCSP: true });
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
-
-  if (config.GAN_CORS_ORIGINS.length > 0) {
-    const anyOrigin = config.GAN_CORS_ORIGINS.includes('*');
-    await app.register(cors, {
-      origin: anyOrigin ? true : config.GAN_CORS_ORIGINS,
-      exposedHeaders: ['x-model', 'x-seeds', 'x-code'],
-    });
-  }
-  if (config.GAN_RATE_LIMIT_PER_MINUTE > 0) {
-    await app.register(rateLimit, {
-      global: true,
-      max: config.GAN_RATE_LIMIT_PER_MINUTE,
-      timeWindow: 60_000,
-      // Only inference routes count; health, readiness, metrics and docs stay reachable.
-      allowList: (request) => !request.routeOptions.config.inference,
-      errorResponseBuilder: (_req, ctx) =>
-        new ServiceError(
-          'GAN_ERR_RATE_LIMITED',
-          `rate limit of ${ctx.max} requests per minute exceeded`,
-          undefined,
-          {
-            retryAfter: Math.ceil(ctx.ttl / 1000),
-          },
-        ),
-    });
-  }
-  await app.register(multipart, {
-    limits: {
-      files: config.GAN_MAX_IMAGES_PER_REQUEST,
-      fileSize: config.GAN_BODY_LIMIT_BYTES,
-      fields: 16,
-      parts: config.GAN_MAX_IMAGES_PER_REQUEST + 16,
-      fieldSize: 64 * 1024,
-    },
-  });
-
-  // A request answered before its body was read (refused from its headers) gets `Connection: close`: the rest of
-  // its body is never read, so the connection cannot carry another request (nor a later 408 for this one).
-  app.addHook('onSend', async (request, reply) => {
-    if (!request.raw.complete) reply.header('connection', 'close');
-  });
-
-  // Bodies are read as they arrive: a compressed (gzip, br, …) or non-UTF-8 text body would be misread, so refuse it.
-  app.addHook('onRequest', async (request) => {
-    const h = request.headers;
-    const hasBody =
-      (h['content-length'] !== undefined && h['content-length'] !== '0') || !!h['transfer-encoding'];
-    if (!hasBody) return;
-    const encoding = (h['content-encoding'] ?? '').trim().toLowerCase();
-    if (encoding !== '' && encoding !== 'identity') {
-      throw new ServiceError(
-        'GAN_ERR_UNSUPPORTED_MEDIA_TYPE',
-        `content-encoding '${h['content-encoding']}' is not supported; send the body uncompressed`,
-        'content-encoding',
-      );
-    }
-    const { type, params } = parseContentType(h['content-type'] ?? '');
-    const charset = params.get('charset');
-    const textual = type === 'application/json' || type.endsWith('+json') || type.startsWith('text/');
-    if (textual && charset !== undefined && !/^(utf-?8|us-ascii)$/i.test(charset)) {
-      throw new ServiceError(
-        'GAN_ERR_UNSUPPORTED_MEDIA_TYPE',
-        `charset '${charset}' is not supported; send UTF-8`,
-        'content-type',
-      );
-    }
-  });
-
-  const keys = new Set(config.GAN_API_KEYS);
-  app.addHook('onRequest', async (request) => {
-    if (app.lifecycle.shuttingDown && request.routeOptions.config.inference) {
-      throw new ServiceError('GAN_ERR_SHUTTING_DOWN', 'the service is shutting down', undefined, {
-        retryAfter: 1,
-      });
-    }
-    if (keys.size === 0 || !request.routeOptions.config.inference) return;
-    const header = request.headers.authorization ?? '';
-    const match = /^Bearer\s+(.+)$/i.exec(header);
-    if (!match || !keys.has(match[1]!.trim())) {
-      throw new ServiceError(
-        'GAN_ERR_UNAUTHORIZED',
-        'missing or unknown API key (Authorization: Bearer <key>)',
-        'authorization',
-      );
-    }
-  });
 
   app.addHook('onResponse', async (request, reply) => {
     const route = request.routeOptions.url ?? 'unmatched';

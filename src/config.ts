@@ -2,6 +2,7 @@
  * Every setting of the service, one zod schema. `loadConfig(env)` is pure and fails fast with the variable's name;
  * only `src/server.ts` passes it `process.env`.
  */
+import { isIP } from 'node:net';
 import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 
@@ -20,6 +21,37 @@ const list = z.string().transform((s) =>
     .map((x) => x.trim())
     .filter((x) => x.length > 0),
 );
+
+const TRUST_NAMES = new Set(['loopback', 'linklocal', 'uniquelocal']);
+
+/**
+ * GAN_TRUST_PROXY: `true`/`false`, a hop count, or a list of addresses, CIDR ranges and proxy-addr's names, as
+ * Fastify's `trustProxy` takes them.
+ */
+const trustProxy = z.string().transform((s, ctx): boolean | number | string[] => {
+  const v = s.trim().toLowerCase();
+  if (v === 'true') return true;
+  if (v === 'false') return false;
+  if (/^\d+$/.test(v)) return Number(v) === 0 ? false : Number(v);
+  const entries = list.parse(s);
+  const bad = entries.find((e) => !TRUST_NAMES.has(e) && !isAddressOrRange(e));
+  if (bad !== undefined) {
+    ctx.addIssue({
+      code: 'custom',
+      message: `'${bad}' is not true, false, a hop count, an address, a CIDR range or ${[...TRUST_NAMES].join('/')}`,
+    });
+    return z.NEVER;
+  }
+  return entries;
+});
+
+function isAddressOrRange(entry: string): boolean {
+  const [address, bits, ...rest] = entry.split('/');
+  const family = isIP(address ?? '');
+  if (family === 0 || rest.length > 0) return false;
+  if (bits === undefined) return true;
+  return /^\d+$/.test(bits) && Number(bits) <= (family === 4 ? 32 : 128);
+}
 
 /** Defaults measured on the 2-core reference machine (docs/benchmarks.md, docs/benchmarks-sweep.md). */
 const cores = availableParallelism();
@@ -83,6 +115,41 @@ export const configSchema = z.object({
   GAN_CORS_ORIGINS: list.default([]),
   /** Requests per minute per client IP on inference routes; 0 disables rate limiting. */
   GAN_RATE_LIMIT_PER_MINUTE: int(0, 10_000_000).default(0),
+  /**
+   * Which proxies' X-Forwarded-For to believe for the client's address (rate limits, logs): `false` (none: the
+   * socket's peer is the client), `true` (any), a hop count, or comma-separated addresses and CIDR ranges (also
+   * `loopback`, `linklocal`, `uniquelocal`). Behind a proxy without it, every client shares the proxy's bucket.
+   */
+  GAN_TRUST_PROXY: trustProxy.default(false),
+  /**
+   * What GAN_API_KEYS protects: `inference` (the routes that run models) or `all` (also /metrics, /openapi.json,
+   * /docs and /v1/models; liveness and readiness probes and the playground's static files stay open).
+   */
+  GAN_API_KEYS_SCOPE: z.enum(['inference', 'all']).default('inference'),
+  /** Longest side of an uploaded image, pixels: decode time grows with rows, so a 1 × 16M image costs seconds. */
+  GAN_MAX_IMAGE_SIDE: int(1, 65_535).default(8192),
+  /**
+   * Most an upload's aspect ratio may differ from the model's, as a factor (a 28×28 model takes 8:1 at most):
+   * thin strips cost far more to decode and resize than their pixel count says and carry nothing the model can use.
+   */
+  GAN_MAX_IMAGE_ASPECT_RATIO: z.coerce.number().min(1).max(65_535).default(8),
+  /**
+   * Most pixels decoded for one request, summed over its images (413 past it, before any is decoded): two
+   * 4096×4096 images, or 42 of 1024×768. A 4096×4096 GIF takes ~0.65 s of CPU to decode and resize.
+   */
+  GAN_MAX_DECODE_PIXELS: int(1, 1 << 30).default(33_554_432),
+  /**
+   * Images decoded at once across all requests. sharp decodes on libuv's thread pool (4 threads unless
+   * UV_THREADPOOL_SIZE says otherwise), which static files, zlib and DNS share: 2 leaves them room.
+   */
+  GAN_DECODE_CONCURRENCY: int(1, 1024).default(2),
+  /** Largest JSON response body, bytes (400 GAN_ERR_RESPONSE_TOO_LARGE past it): ask for fewer rows or PNG. */
+  GAN_MAX_RESPONSE_BYTES: int(1024, 1024 * 1024 * 1024).default(32 * 1024 * 1024),
+  /**
+   * Diagnostics samples running at once across all requests (a 10,000-sample run takes seconds of every worker);
+   * a run that would pass it gets 503 with Retry-After. Repeat requests share a running or cached run for free.
+   */
+  GAN_DIAGNOSTICS_MAX_SAMPLES_IN_FLIGHT: int(100, 10_000_000).default(10_000),
   /**
    * Most candidates per image that discriminator rejection sampling (`rejection` in /generate and the diagnostics)
    * may draw: each costs a generator and a discriminator row, so a request costs up to this many times a plain one.

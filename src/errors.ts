@@ -9,6 +9,8 @@ import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 
 export const ERRORS = {
   GAN_ERR_VALIDATION: 400,
+  /** The answer would pass GAN_MAX_RESPONSE_BYTES: ask for fewer rows, or a binary format. */
+  GAN_ERR_RESPONSE_TOO_LARGE: 400,
   GAN_ERR_UNAUTHORIZED: 401,
   GAN_ERR_MODEL_NOT_FOUND: 404,
   GAN_ERR_NOT_FOUND: 404,
@@ -21,6 +23,8 @@ export const ERRORS = {
   GAN_ERR_URI_TOO_LONG: 414,
   GAN_ERR_UNSUPPORTED_MEDIA_TYPE: 415,
   GAN_ERR_UNDECODABLE_IMAGE: 422,
+  /** An upload's aspect ratio is further from the model's than GAN_MAX_IMAGE_ASPECT_RATIO allows. */
+  GAN_ERR_IMAGE_ASPECT_RATIO: 422,
   /** A network answered NaN or ±Infinity (inputs far outside its range), which JSON cannot carry. */
   GAN_ERR_NON_FINITE_OUTPUT: 422,
   GAN_ERR_RATE_LIMITED: 429,
@@ -131,6 +135,8 @@ export function toServiceError(err: unknown): ServiceError {
         mapped === 'GAN_ERR_UNSUPPORTED_MEDIA_TYPE' ? 'content-type' : (FASTIFY_FIELDS[fe.code!] ?? 'body');
       return new ServiceError(mapped, fe.message ?? 'bad request', field);
     }
+    // @fastify/static answers a path that escapes its root (`..`) or names a dotfile 403: for the client, no such file.
+    if (fe.statusCode === 403) return new ServiceError('GAN_ERR_NOT_FOUND', 'no file at this path');
     if (typeof fe.statusCode === 'number' && fe.statusCode >= 400 && fe.statusCode < 500) {
       const code: ErrorCode =
         fe.statusCode === 413
@@ -200,15 +206,56 @@ export function answerClientError(err: NodeJS.ErrnoException, socket: Duplex): v
   socket.destroy(err);
 }
 
+/**
+ * Answers that say the service is busy or not yet (or no longer) serving, not that anything broke: a load spike
+ * makes thousands, so they are logged at warn, one line without a stack, and at most once per SHED_LOG_INTERVAL_MS
+ * per code (the next line counts the ones left out).
+ */
+const SHED_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
+  'GAN_ERR_OVERLOADED',
+  'GAN_ERR_TIMEOUT',
+  'GAN_ERR_NOT_READY',
+  'GAN_ERR_MODEL_UNAVAILABLE',
+  'GAN_ERR_SHUTTING_DOWN',
+]);
+export const SHED_LOG_INTERVAL_MS = 10_000;
+/** Per HTTP server (one per app; every plugin context of an app shares it). */
+const shedLogState = new WeakMap<object, Map<ErrorCode, { at: number; leftOut: number }>>();
+
+/**
+ * Log a failed request: 4xx at info, expected refusals under load (503s, queue timeouts) at warn and throttled,
+ * other 5xx at error with the cause.
+ */
+export function logRequestError(request: FastifyRequest, raw: unknown, err: ServiceError): void {
+  if (SHED_CODES.has(err.code)) {
+    let state = shedLogState.get(request.server.server);
+    if (!state) {
+      state = new Map();
+      shedLogState.set(request.server.server, state);
+    }
+    const now = Date.now();
+    const last = state.get(err.code);
+    if (last && now - last.at < SHED_LOG_INTERVAL_MS) {
+      last.leftOut++;
+      return;
+    }
+    state.set(err.code, { at: now, leftOut: 0 });
+    request.log.warn(
+      { code: err.code, route: request.routeOptions.url, leftOut: last?.leftOut ?? 0 },
+      `request refused: ${err.message}`,
+    );
+  } else if (err.statusCode >= 500) {
+    request.log.error({ err: raw, code: err.code }, 'request failed');
+  } else {
+    request.log.info({ code: err.code, field: err.field, msg: err.message }, 'request rejected');
+  }
+}
+
 /** The one error handler (and 404 handler) of the app. */
 export function installErrorHandler(app: FastifyInstance): void {
   app.setErrorHandler((raw: unknown, request: FastifyRequest, reply: FastifyReply) => {
     const err = toServiceError(raw);
-    if (err.statusCode >= 500) {
-      request.log.error({ err: raw, code: err.code }, 'request failed');
-    } else {
-      request.log.info({ code: err.code, field: err.field, msg: err.message }, 'request rejected');
-    }
+    logRequestError(request, raw, err);
     return sendError(reply, err);
   });
   // Every route's methods by path pattern, to tell "no such path" (404) from "not with this method" (405).
@@ -229,6 +276,10 @@ export function installErrorHandler(app: FastifyInstance): void {
   app.setNotFoundHandler((request, reply) => {
     const path = request.url.split('?')[0]!;
     const allowed = [...new Set(routes.filter((r) => r.pattern.test(path)).flatMap((r) => r.methods))].sort();
+    // A route that takes this method found nothing (a missing file under a static prefix): that is a 404.
+    if (allowed.includes(request.method)) {
+      return sendErrorFor(request, reply, new ServiceError('GAN_ERR_NOT_FOUND', `no file at ${path}`));
+    }
     if (allowed.length > 0) {
       reply.header('allow', allowed.join(', '));
       return sendErrorFor(

@@ -29,6 +29,16 @@ export interface ClassGridInput {
   scale: number;
 }
 
+/** Width and height of the class grid `classGridPng` draws for these inputs, pixels. */
+export function classGridSize(
+  input: Pick<ClassGridInput, 'width' | 'height' | 'perClass' | 'scale'> & { classes: number },
+): { width: number; height: number } {
+  return {
+    width: LABEL_WIDTH + (input.perClass * (input.width + GAP) + GAP) * input.scale,
+    height: (input.classes * (input.height + GAP) + GAP) * input.scale,
+  };
+}
+
 /**
  * One row per class: its name and count, then up to `perClass` of its samples; empty slots stay grey.
  * @returns PNG, (LABEL_WIDTH + perClass·(W+GAP)·scale) wide

@@ -55,6 +55,8 @@ export interface DiagnosticsOptions {
   truncation?: number;
   /** Rows per inference call: the service's batch limit. */
   chunk: number;
+  /** Stops the run between steps, with the signal's reason, once it fires (a deadline passed). */
+  signal?: AbortSignal;
 }
 
 export interface DiscriminatorBalance {
@@ -249,6 +251,11 @@ export async function runDiagnostics(
   const d = classifier.manifest.featureDim;
   const numLabels = m.numClasses;
   const requested = numLabels === null ? null : Int32Array.from({ length: samples }, (_, i) => i % numLabels);
+  // Between steps: let other requests run, and stop once the caller's signal fires.
+  const pause = async () => {
+    options.signal?.throwIfAborted();
+    await yieldToLoop();
+  };
   const reference = await referenceOf(runtime, classifier);
   const stats = typeof reference === 'string' ? null : reference;
 
@@ -261,6 +268,7 @@ export async function runDiagnostics(
   const seeds = seedRange(seed, samples);
   const codes = m.latentCode ? new Int32Array(samples) : null;
   for (let from = 0; from < samples; from += chunk) {
+    options.signal?.throwIfAborted();
     const to = Math.min(samples, from + chunk);
     const labels = requested ? Array.from(requested.subarray(from, to)) : null;
     const latents = seededLatents(seeds.slice(from, to), m.latentDim, truncation);
@@ -301,9 +309,9 @@ export async function runDiagnostics(
   let floor: FloorFigures | null = null;
   let discriminator: DiscriminatorBalance | null = null;
   if (stats) {
-    await yieldToLoop();
+    await pause();
     frechet = frechetDistance(fitGaussian(features, samples, d), stats.gaussian);
-    await yieldToLoop();
+    await pause();
     const points = Math.min(samples, stats.json.features.count, PR_POINTS);
     pr = await precisionRecallYielding(
       stats.features,
@@ -311,13 +319,14 @@ export async function runDiagnostics(
       features.subarray(0, points * d),
       points,
       d,
-      yieldToLoop,
+      pause,
     );
     floor = floorFor(stats.json, samples);
     const h = stats.json.heldOut;
     const realLogits: number[] = [];
     const realScores: number[] = [];
     for (let from = 0; from < h.count; from += chunk) {
+      options.signal?.throwIfAborted();
       const to = Math.min(h.count, from + chunk);
       const labels = numLabels === null ? null : h.labels.slice(from, to).map((l) => l % numLabels);
       const real = stats.heldOutImages.slice(from * perImage, to * perImage);

@@ -7,6 +7,7 @@ import { promisify } from 'node:util';
 import { deflate } from 'node:zlib';
 import sharp, { type Metadata } from 'sharp';
 import { ServiceError } from '../errors.ts';
+import type { DecodeQueue } from './decode-queue.ts';
 import {
   assemblePng,
   checkRawImage,
@@ -64,28 +65,62 @@ export interface DecodeOptions {
   channels: 1 | 3;
   /** Largest accepted input, width × height (decompression bombs stop here, before decoding). */
   maxPixels: number;
+  /** Longest accepted side, pixels (GAN_MAX_IMAGE_SIDE); decode time grows with rows and columns, not only pixels. */
+  maxSide?: number;
+  /** Most the input's aspect ratio may differ from width:height, as a factor (GAN_MAX_IMAGE_ASPECT_RATIO). */
+  maxAspectRatio?: number;
+  /** Where sharp's work waits for a slot (GAN_DECODE_CONCURRENCY); without one it starts at once. */
+  queue?: DecodeQueue;
   /** Field name for error messages, e.g. `images[2]`. */
   field: string;
 }
 
 const SUPPORTED_FORMATS = new Set(['png', 'jpeg', 'webp', 'gif']);
 
-/**
- * Decode an image (PNG, JPEG, WebP, first frame of a GIF), flatten alpha onto black, convert to the model's
- * channels and resize to its size.
- * @returns uint8 [height, width, channels]
- */
-export async function decodeToModel(input: Buffer | Uint8Array, opts: DecodeOptions): Promise<RawImage> {
-  if (input.length === 0) throw new ServiceError('GAN_ERR_UNDECODABLE_IMAGE', 'empty image', opts.field);
-  // A plain 8-bit PNG already of the model's size and channels is its own answer: no resize, no colour change.
-  return decodePlainPng(input, opts) ?? decodeWithSharp(input, opts);
+/** What an upload holds, read from its header alone: a plain PNG is already decoded (see `decodePlainPng`). */
+type Probe = { width: number; height: number } & ({ image: RawImage } | { format: string });
+
+const inQueue = <T>(opts: DecodeOptions, task: () => Promise<T>): Promise<T> =>
+  opts.queue ? opts.queue.run(task) : task();
+
+/** Refuse an input whose size or shape would cost far more to decode than the model can use. */
+function checkShape(w: number, h: number, opts: DecodeOptions): void {
+  if (w * h > opts.maxPixels) {
+    throw new ServiceError(
+      'GAN_ERR_PAYLOAD_TOO_LARGE',
+      `image is ${w}x${h} = ${w * h} pixels; the limit is ${opts.maxPixels}`,
+      opts.field,
+    );
+  }
+  if (opts.maxSide !== undefined && Math.max(w, h) > opts.maxSide) {
+    throw new ServiceError(
+      'GAN_ERR_PAYLOAD_TOO_LARGE',
+      `image is ${w}x${h}; each side may be at most ${opts.maxSide} pixels (GAN_MAX_IMAGE_SIDE)`,
+      opts.field,
+    );
+  }
+  if (opts.maxAspectRatio !== undefined) {
+    const ratio = w / h / (opts.width / opts.height);
+    const factor = Math.max(ratio, 1 / ratio);
+    if (factor > opts.maxAspectRatio) {
+      throw new ServiceError(
+        'GAN_ERR_IMAGE_ASPECT_RATIO',
+        `image is ${w}x${h}, ${Number(factor.toPrecision(4))} times ${ratio > 1 ? 'wider' : 'taller'} than the model's ${opts.width}x${opts.height}; the limit is ${opts.maxAspectRatio} (GAN_MAX_IMAGE_ASPECT_RATIO)`,
+        opts.field,
+      );
+    }
+  }
 }
 
-/** The full decoder behind `decodeToModel`: any supported format, size or colour, through sharp. */
-export async function decodeWithSharp(input: Buffer | Uint8Array, opts: DecodeOptions): Promise<RawImage> {
+/** Read an upload's header: its format and size, checked against the limits before anything is decoded. */
+async function probe(input: Buffer | Uint8Array, opts: DecodeOptions, plainPng = true): Promise<Probe> {
+  if (input.length === 0) throw new ServiceError('GAN_ERR_UNDECODABLE_IMAGE', 'empty image', opts.field);
+  // A plain 8-bit PNG already of the model's size and channels is its own answer: no resize, no colour change.
+  const plain = plainPng ? decodePlainPng(input, opts) : null;
+  if (plain) return { width: plain.width, height: plain.height, image: plain };
   let meta: Metadata;
   try {
-    meta = await sharp(input, { limitInputPixels: false }).metadata();
+    meta = await inQueue(opts, () => sharp(input, { limitInputPixels: false }).metadata());
   } catch {
     throw new ServiceError(
       'GAN_ERR_UNDECODABLE_IMAGE',
@@ -100,21 +135,27 @@ export async function decodeWithSharp(input: Buffer | Uint8Array, opts: DecodeOp
       opts.field,
     );
   }
-  const w = meta.width ?? 0;
-  const h = meta.pageHeight ?? meta.height ?? 0;
-  if (w * h > opts.maxPixels) {
-    throw new ServiceError(
-      'GAN_ERR_PAYLOAD_TOO_LARGE',
-      `image is ${w}x${h} = ${w * h} pixels; the limit is ${opts.maxPixels}`,
-      opts.field,
-    );
-  }
+  const width = meta.width ?? 0;
+  const height = meta.pageHeight ?? meta.height ?? 0;
+  checkShape(width, height, opts);
+  return { width, height, format: meta.format };
+}
+
+/** Decode a probed upload with sharp (or return the plain PNG the probe already read). */
+async function decodeProbed(
+  input: Buffer | Uint8Array,
+  found: Probe,
+  opts: DecodeOptions,
+): Promise<RawImage> {
+  if ('image' in found) return found.image;
   try {
-    let pipeline = sharp(input, { limitInputPixels: opts.maxPixels, failOn: 'error', pages: 1 })
-      .flatten({ background: '#000000' })
-      .resize(opts.width, opts.height, { fit: 'fill', kernel: 'lanczos3' });
-    pipeline = opts.channels === 1 ? pipeline.greyscale() : pipeline.toColourspace('srgb');
-    const { data, info } = await pipeline.raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
+    const { data, info } = await inQueue(opts, () => {
+      let pipeline = sharp(input, { limitInputPixels: opts.maxPixels, failOn: 'error', pages: 1 })
+        .flatten({ background: '#000000' })
+        .resize(opts.width, opts.height, { fit: 'fill', kernel: 'lanczos3' });
+      pipeline = opts.channels === 1 ? pipeline.greyscale() : pipeline.toColourspace('srgb');
+      return pipeline.raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
+    });
     if (info.channels !== opts.channels || info.width !== opts.width || info.height !== opts.height) {
       throw new Error(`decoded to ${info.width}x${info.height}x${info.channels}`);
     }
@@ -126,10 +167,61 @@ export async function decodeWithSharp(input: Buffer | Uint8Array, opts: DecodeOp
     };
   } catch (err) {
     if (err instanceof ServiceError) throw err;
+    // libvips' own words ("vipspng: libpng read error") name its internals, not the client's mistake.
     throw new ServiceError(
       'GAN_ERR_UNDECODABLE_IMAGE',
-      `image could not be decoded: ${(err as Error).message.split('\n')[0]}`,
+      `the ${found.format.toUpperCase()} image data is corrupt or truncated`,
       opts.field,
+      { cause: err },
     );
   }
 }
+
+/**
+ * Decode an image (PNG, JPEG, WebP, first frame of a GIF), flatten alpha onto black, convert to the model's
+ * channels and resize to its size.
+ * @returns uint8 [height, width, channels]
+ */
+export async function decodeToModel(input: Buffer | Uint8Array, opts: DecodeOptions): Promise<RawImage> {
+  return decodeProbed(input, await probe(input, opts), opts);
+}
+
+/** The full decoder behind `decodeToModel`: any supported format, size or colour, through sharp. */
+export async function decodeWithSharp(input: Buffer | Uint8Array, opts: DecodeOptions): Promise<RawImage> {
+  return decodeProbed(input, await probe(input, opts, false), opts);
+}
+
+/**
+ * Decode every image of one request, in order, under a pixel budget for all of them together: every header is read
+ * and checked first (413 naming `budgetField` past `maxTotalPixels`), so a request over budget costs no decoding.
+ * @returns uint8 [height, width, channels] per input
+ */
+export async function decodeAllToModel(
+  inputs: ReadonlyArray<{ data: Buffer | Uint8Array; field: string }>,
+  opts: Omit<DecodeOptions, 'field'> & { maxTotalPixels: number; budgetField: string },
+): Promise<RawImage[]> {
+  const probes: Probe[] = [];
+  // Headers in order, a few at a time: plain PNGs are decoded here on the event loop, so yield between them.
+  let sliceStart = performance.now();
+  for (const input of inputs) {
+    probes.push(await probe(input.data, { ...opts, field: input.field }));
+    if (performance.now() - sliceStart > PROBE_SLICE_MS) {
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      sliceStart = performance.now();
+    }
+  }
+  const total = probes.reduce((sum, p) => sum + p.width * p.height, 0);
+  if (total > opts.maxTotalPixels) {
+    throw new ServiceError(
+      'GAN_ERR_PAYLOAD_TOO_LARGE',
+      `the ${inputs.length} images hold ${total} pixels together; the limit is ${opts.maxTotalPixels} (GAN_MAX_DECODE_PIXELS)`,
+      opts.budgetField,
+    );
+  }
+  return Promise.all(
+    inputs.map((input, i) => decodeProbed(input.data, probes[i]!, { ...opts, field: input.field })),
+  );
+}
+
+/** Longest stretch of header reading (and plain-PNG decoding) on the event loop before yielding, ms. */
+const PROBE_SLICE_MS = 5;

@@ -3,11 +3,14 @@
  * (image/png, image/jpeg, image/webp, image/gif), multipart/form-data with several files, or JSON
  * `{images: [<base64>]}`. Results come back in input order.
  */
+import multipart from '@fastify/multipart';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { parseContentType } from '../content-type.ts';
 import { invalid, ServiceError } from '../errors.ts';
-import { decodeToModel, type RawImage } from '../imaging/codec.ts';
+import { readMultipartFiles } from '../http/multipart.ts';
+import { decodeAllToModel, type RawImage } from '../imaging/codec.ts';
+import { DecodeQueue } from '../imaging/decode-queue.ts';
 import type { ServedModel } from '../inference/runtime.ts';
 import { errorResponses, labelSchema, modelNameSchema, queryInt } from '../schemas/common.ts';
 import { discriminatePixels } from '../services/images.ts';
@@ -44,22 +47,35 @@ export const discriminateRoutes: FastifyPluginAsyncZod = async (app) => {
     done(null, body),
   );
 
+  // Multipart bodies are read only here: elsewhere a multipart body has no parser and gets 415.
+  await app.register(multipart, {
+    limits: {
+      files: config.GAN_MAX_IMAGES_PER_REQUEST,
+      fileSize: config.GAN_BODY_LIMIT_BYTES,
+      fields: 16,
+      parts: config.GAN_MAX_IMAGES_PER_REQUEST + 16,
+      fieldSize: 64 * 1024,
+    },
+  });
+  // One queue for the app's decodes: a burst of uploads leaves libuv's other threads to static files and zlib.
+  const decodeQueue = new DecodeQueue(config.GAN_DECODE_CONCURRENCY);
+
   async function decodeAll(
     model: ServedModel,
     files: Array<{ data: Buffer; field: string }>,
   ): Promise<Uint8Array> {
     const { width, height, channels } = model.manifest.image;
-    const images: RawImage[] = await Promise.all(
-      files.map((f) =>
-        decodeToModel(f.data, {
-          width,
-          height,
-          channels,
-          maxPixels: config.GAN_MAX_IMAGE_PIXELS,
-          field: f.field,
-        }),
-      ),
-    );
+    const images: RawImage[] = await decodeAllToModel(files, {
+      width,
+      height,
+      channels,
+      maxPixels: config.GAN_MAX_IMAGE_PIXELS,
+      maxSide: config.GAN_MAX_IMAGE_SIDE,
+      maxAspectRatio: config.GAN_MAX_IMAGE_ASPECT_RATIO,
+      maxTotalPixels: config.GAN_MAX_DECODE_PIXELS,
+      budgetField: files.length === 1 ? files[0]!.field : 'images',
+      queue: decodeQueue,
+    });
     const perImage = width * height * channels;
     const out = new Uint8Array(images.length * perImage);
     images.forEach((img, i) => {
@@ -105,27 +121,7 @@ export const discriminateRoutes: FastifyPluginAsyncZod = async (app) => {
       if ((IMAGE_CONTENT_TYPES as readonly string[]).includes(contentType)) {
         files.push({ data: request.body as Buffer, field: 'body' });
       } else if (contentType === 'multipart/form-data') {
-        try {
-          for await (const part of request.parts()) {
-            if (part.type !== 'file') {
-              throw invalid(
-                part.fieldname,
-                `multipart field '${part.fieldname}' is not a file (a file part needs a filename, as curl -F name=@file.png sends); model and label go in the query string (?model=…&label=…)`,
-              );
-            }
-            const data = await part.toBuffer();
-            files.push({ data, field: `files[${files.length}]` });
-          }
-        } catch (err) {
-          // Ours and @fastify/multipart's (FST_…, their limits) as they are; busboy's parse errors and a body cut
-          // off by the client are the client's body.
-          const code = (err as { code?: unknown }).code;
-          if (err instanceof ServiceError || (typeof code === 'string' && code.startsWith('FST_'))) throw err;
-          throw invalid(
-            'body',
-            `malformed multipart/form-data body: ${err instanceof Error ? err.message : String(err)}`,
-          );
-        }
+        files.push(...(await readMultipartFiles(request, config.GAN_BODY_LIMIT_BYTES)));
       } else if (contentType === 'application/json') {
         // Count before anything is decoded: a million tiny entries must not cost a million buffers.
         const images = (request.body as { images?: unknown } | null)?.images;

@@ -24,7 +24,7 @@ import { rejectionImageSchema, rejectionSchema, rejectionSummarySchema } from '.
 import { checkPixelBudget, generatePixels, generatePngs, mapLatents } from '../services/images.ts';
 import { prepareGeneration } from '../services/latents.ts';
 import { type RejectionResult, sampleWithRejection } from '../services/rejection.ts';
-import { sendBinary } from './reply.ts';
+import { sendBinary, sendJson } from './reply.ts';
 
 export const generateBodySchema = z
   .strictObject({
@@ -279,7 +279,8 @@ export const generateRoutes: FastifyPluginAsyncZod = async (app) => {
         if (!json) return sendBinary(reply, MEDIA_TYPES[encoding], asBuffer(images[0]!));
         const kept = prepared.returned;
         const size = kept ? kept.length / prepared.count : 0;
-        return {
+        // Serialised a slice at a time and capped (GAN_MAX_RESPONSE_BYTES): 256 images with latents run to megabytes.
+        const answer = {
           model: model.name,
           images: prepared.seeds.map((seed, i) => ({
             seed,
@@ -301,6 +302,10 @@ export const generateRoutes: FastifyPluginAsyncZod = async (app) => {
           })),
           ...(rejection ? { rejection: rejection.summary } : {}),
         };
+        return sendJson(reply, answer, {
+          field: 'count',
+          hint: 'ask for fewer images, or one grid image (format png, jpeg or webp)',
+        });
       }
       const pixels = await generatePixels(app.runtime, model, prepared.input);
       seedsHeader();

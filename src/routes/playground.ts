@@ -19,6 +19,10 @@ const CONTENT_SECURITY_POLICY = [
 ].join('; ');
 
 export const playgroundRoutes: FastifyPluginAsync = async (app) => {
+  // The page holds no data and must load for a visitor to type a key: keys and rate limits never apply to it.
+  app.addHook('onRoute', (route) => {
+    route.config = { ...route.config, publicAsset: true };
+  });
   await app.register(fastifyStatic, {
     root: PUBLIC_DIR,
     prefix: '/',
@@ -28,8 +32,8 @@ export const playgroundRoutes: FastifyPluginAsync = async (app) => {
     index: 'index.html',
     dotfiles: 'ignore',
     schemaHide: true,
+    // The page's own policy; the app's security headers (nosniff, …) fill in the rest.
     setHeaders: (reply) => {
-      reply.header('x-content-type-options', 'nosniff');
       reply.header('content-security-policy', CONTENT_SECURITY_POLICY);
     },
   });

@@ -34,6 +34,18 @@ describe('loadConfig', () => {
     expect(c.GAN_INTRA_OP_SPINNING).toBe(true);
   });
 
+  it('reads GAN_TRUST_PROXY as Fastify takes it: false, true, a hop count or addresses and ranges', () => {
+    expect(loadConfig({}).GAN_TRUST_PROXY).toBe(false);
+    expect(loadConfig({ GAN_TRUST_PROXY: 'true' }).GAN_TRUST_PROXY).toBe(true);
+    expect(loadConfig({ GAN_TRUST_PROXY: '2' }).GAN_TRUST_PROXY).toBe(2);
+    expect(loadConfig({ GAN_TRUST_PROXY: '0' }).GAN_TRUST_PROXY).toBe(false);
+    expect(loadConfig({ GAN_TRUST_PROXY: '10.0.0.0/8, loopback, ::1' }).GAN_TRUST_PROXY).toEqual([
+      '10.0.0.0/8',
+      'loopback',
+      '::1',
+    ]);
+  });
+
   it.each([
     [{ GAN_PORT: 'eighty' }, /GAN_PORT/],
     [{ GAN_PORT: '70000' }, /GAN_PORT/],
@@ -46,6 +58,13 @@ describe('loadConfig', () => {
       /GAN_MAX_QUEUE \(8\) must be at least GAN_MAX_BATCH \(64\)/,
     ],
     [{ GAN_MAX_BACTH: '8' }, /unknown setting: GAN_MAX_BACTH/],
+    [
+      { GAN_TRUST_PROXY: 'proxy.example' },
+      /GAN_TRUST_PROXY: 'proxy.example' is not true, false, a hop count/,
+    ],
+    [{ GAN_TRUST_PROXY: '10.0.0.0/33' }, /GAN_TRUST_PROXY/],
+    [{ GAN_API_KEYS_SCOPE: 'some' }, /GAN_API_KEYS_SCOPE/],
+    [{ GAN_MAX_IMAGE_ASPECT_RATIO: '0.5' }, /GAN_MAX_IMAGE_ASPECT_RATIO/],
   ])('rejects %o naming the variable', (env, message) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
     expect(() => loadConfig(env)).toThrow(message);

@@ -329,3 +329,56 @@ describe('URLs and malformed HTTP', () => {
     expect(body.error.message).toMatch(/malformed HTTP request/);
   });
 });
+
+describe('static files, body types and encodings', () => {
+  it('answers a missing file under /docs/static 404, and a path out of it 404 (not 405 or 403)', async () => {
+    expect(expectError(await t.app.inject('/docs/static/nonexistent.js'), 404).code).toBe('GAN_ERR_NOT_FOUND');
+    for (const path of ['/docs/static/../../package.json', '/docs/static//etc/passwd']) {
+      const reply = await raw(`GET ${path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
+      expect(reply, path).toMatch(/^HTTP\/1\.1 404 /);
+      expect(JSON.parse(reply.slice(reply.indexOf('\r\n\r\n') + 4)).error.code, path).toBe('GAN_ERR_NOT_FOUND');
+    }
+  });
+
+  it('answers a multipart body to a route that reads JSON 415 naming content-type', async () => {
+    const multipartBody = {
+      headers: { 'content-type': 'multipart/form-data; boundary=b0' },
+      payload: '--b0\r\nContent-Disposition: form-data; name="seed"\r\n\r\n1\r\n--b0--\r\n',
+    };
+    for (const url of [
+      '/generate',
+      '/interpolate',
+      '/v1/models/tiny/diagnostics',
+      '/v2/models/tiny-generator/infer',
+    ]) {
+      const res = await t.app.inject({ method: 'POST', url, ...multipartBody });
+      expect(res.statusCode, `${url}: ${res.body}`).toBe(415);
+      if (!url.startsWith('/v2')) expect(res.json<ErrorBody>().error.field).toBe('content-type');
+    }
+  });
+
+  it('refuses a transfer-coding other than chunked (gzip, chunked would arrive still compressed)', async () => {
+    const body = gzipSync(JSON.stringify({ seed: 1 }));
+    const reply = await raw(
+      `POST /generate HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: gzip, chunked\r\nConnection: close\r\n\r\n${body.length.toString(16)}\r\n${body.toString('latin1')}\r\n0\r\n\r\n`,
+    );
+    expect(reply).toMatch(/^HTTP\/1\.1 415 /);
+    const error = (JSON.parse(reply.slice(reply.indexOf('\r\n\r\n') + 4)) as ErrorBody).error;
+    expect(error).toMatchObject({ code: 'GAN_ERR_UNSUPPORTED_MEDIA_TYPE', field: 'transfer-encoding' });
+    // Plain chunked is what streaming clients send: still fine.
+    const text = JSON.stringify({ seed: 1 });
+    const ok = await raw(
+      `POST /generate HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n${text.length.toString(16)}\r\n${text}\r\n0\r\n\r\n`,
+    );
+    expect(ok).toMatch(/^HTTP\/1\.1 200 /);
+  });
+
+  it('refuses a JSON body that repeats a key, naming it', async () => {
+    const post = (url: string, payload: string) =>
+      t.app.inject({ method: 'POST', url, headers: { 'content-type': 'application/json' }, payload });
+    const seed = expectError(await post('/generate', '{"seed":1,"seed":2}'), 400, 'seed');
+    expect(seed.message).toMatch(/'seed' appears more than once/);
+    const nested = await post('/interpolate', '{"from":{"seed":1,"seed":5},"to":{"seed":2}}');
+    expectError(nested, 400, 'from.seed');
+  });
+});
