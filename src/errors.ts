@@ -29,6 +29,11 @@ export const ERRORS = {
   GAN_ERR_NON_FINITE_OUTPUT: 422,
   GAN_ERR_RATE_LIMITED: 429,
   GAN_ERR_HEADERS_TOO_LARGE: 431,
+  /**
+   * The client closed its connection before the answer was ready (nginx's 499): its queued work is dropped. Never
+   * reaches the client; logged at info.
+   */
+  GAN_ERR_CLIENT_CLOSED: 499,
   GAN_ERR_INTERNAL: 500,
   GAN_ERR_INFERENCE_FAILED: 500,
   GAN_ERR_WORKER_CRASHED: 500,

@@ -73,6 +73,12 @@ export class Metrics {
     labelNames: ['model'] as const,
     registers: [this.registry],
   });
+  readonly requestsCancelled = new Counter({
+    name: 'gan_requests_cancelled_total',
+    help: 'Inference requests dropped because their client went away while they were queued or running',
+    labelNames: ['model'] as const,
+    registers: [this.registry],
+  });
   readonly modelInfo = new Gauge({
     name: 'gan_model_info',
     help: 'Loaded models (1 = ready) with the execution provider actually in use',

@@ -2,7 +2,8 @@
  * Dynamic batching. Concurrent requests for the same network are queued and run together in one onnxruntime
  * call, up to the batch limit, waiting at most `batchDelayMs` for more (0 = opportunistic: batches form from what
  * queued while every worker was busy, like Triton's default). Requests larger than the limit are split. The
- * queue is bounded per model (503 + Retry-After when full) and a request queued too long gets 504.
+ * queue is bounded per model (503 + Retry-After when full) and a request queued too long gets 504. A request whose
+ * `signal` aborts (its client went away) leaves the queue at once, or has its rows dropped from the batch running it.
  */
 import { ServiceError } from '../errors.ts';
 import type { Metrics } from '../metrics.ts';
@@ -41,6 +42,12 @@ export interface NetworkRequest {
   fixedKey?: string;
   outputs: string[];
   postprocess?: RowPostprocess;
+  /**
+   * Aborts when nobody waits for the answer any more (the client closed its connection): queued rows leave the
+   * queue at once and stop counting toward its limit, rows of a running batch are dropped when it finishes, and the
+   * promise rejects with GAN_ERR_CLIENT_CLOSED.
+   */
+  signal?: AbortSignal;
 }
 
 export interface OutputTensor {
@@ -70,6 +77,12 @@ interface Item {
   timer: NodeJS.Timeout;
   settled: boolean;
 }
+
+const cancelled = (r: NetworkRequest) =>
+  new ServiceError(
+    'GAN_ERR_CLIENT_CLOSED',
+    `request for model '${r.model}' cancelled: nobody waits for its answer any more`,
+  );
 
 const rowSize = (dims: readonly number[]) => dims.reduce((a, b) => a * b, 1);
 
@@ -154,6 +167,11 @@ export class Scheduler<W = unknown> {
 
   /** Queue a request (split into batch-sized chunks) and resolve with its outputs, rows in order. */
   async submit(request: NetworkRequest): Promise<NetworkResult> {
+    const signal = request.signal;
+    if (signal?.aborted) {
+      this.metrics.requestsCancelled.inc({ model: request.model });
+      throw cancelled(request);
+    }
     for (const [name, input] of Object.entries(request.inputs)) {
       // A short buffer (one already transferred to a worker is detached, length 0) would never come back.
       const expected = request.rows * rowSize(input.rowDims);
@@ -187,12 +205,44 @@ export class Scheduler<W = unknown> {
       chunks.push({ ...request, rows: to - from, inputs });
     }
     this.inFlight++;
+    const items: Item[] = [];
+    const pending = chunks.map((c) => this.enqueue(c, items));
+    const onAbort = () => this.cancel(request, items);
+    signal?.addEventListener('abort', onAbort, { once: true });
     try {
-      const results = await Promise.all(chunks.map((c) => this.enqueue(c)));
+      const results = await Promise.all(pending);
       return results.length === 1 ? results[0]! : this.join(results, request);
     } finally {
+      signal?.removeEventListener('abort', onAbort);
       this.inFlight--;
     }
+  }
+
+  /**
+   * Nobody waits for `request` any more: its queued chunks leave the queue (freeing their rows of the queue limit),
+   * its running ones are settled now and their rows dropped when their batch finishes.
+   */
+  private cancel(request: NetworkRequest, items: Item[]) {
+    const open = items.filter((it) => !it.settled);
+    if (open.length === 0) return;
+    const error = cancelled(request);
+    for (const item of open) {
+      this.dequeue(item);
+      item.settled = true;
+      item.reject(error);
+    }
+    this.metrics.requestsCancelled.inc({ model: request.model });
+  }
+
+  /** Takes a still-queued item out of its queue; false when it is not queued (running, or already gone). */
+  private dequeue(item: Item): boolean {
+    const queue = this.queues.get(queueKey(item.request));
+    const at = queue?.indexOf(item) ?? -1;
+    if (at < 0) return false;
+    queue!.splice(at, 1);
+    clearTimeout(item.timer);
+    this.addQueued(item.request.model, -item.request.rows);
+    return true;
   }
 
   private join(results: NetworkResult[], request: NetworkRequest): NetworkResult {
@@ -215,7 +265,7 @@ export class Scheduler<W = unknown> {
     return { outputs, ...(rows ? { rows } : {}) };
   }
 
-  private enqueue(request: NetworkRequest): Promise<NetworkResult> {
+  private enqueue(request: NetworkRequest, items: Item[]): Promise<NetworkResult> {
     return new Promise<NetworkResult>((resolve, reject) => {
       const item: Item = {
         request,
@@ -226,6 +276,7 @@ export class Scheduler<W = unknown> {
         timer: setTimeout(() => this.expire(item), this.options.requestTimeoutMs),
       };
       item.timer.unref();
+      items.push(item);
       const key = queueKey(request);
       let queue = this.queues.get(key);
       if (!queue) {
@@ -245,11 +296,7 @@ export class Scheduler<W = unknown> {
   }
 
   private expire(item: Item) {
-    const queue = this.queues.get(queueKey(item.request));
-    const at = queue?.indexOf(item) ?? -1;
-    if (at < 0 || item.settled) return;
-    queue!.splice(at, 1);
-    this.addQueued(item.request.model, -item.request.rows);
+    if (item.settled || !this.dequeue(item)) return;
     item.settled = true;
     item.reject(
       new ServiceError(
@@ -345,6 +392,11 @@ export class Scheduler<W = unknown> {
         let offset = 0;
         for (const it of items) {
           const n = it.request.rows;
+          if (it.settled) {
+            // Cancelled while the batch ran: its rows are dropped.
+            offset += n;
+            continue;
+          }
           const outputs: Record<string, OutputTensor> = {};
           for (const [name, t] of Object.entries(result.outputs)) {
             const size = rowSize(t.dims.slice(1));
@@ -372,7 +424,7 @@ export class Scheduler<W = unknown> {
                   cause: err,
                 },
               );
-        for (const it of items) {
+        for (const it of items.filter((i) => !i.settled)) {
           it.settled = true;
           it.reject(error);
         }

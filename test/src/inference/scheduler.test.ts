@@ -3,7 +3,7 @@
  * rows are split back, queue limits and timeouts. No onnxruntime and no clock races: each run is resolved when the
  * test says so.
  */
-import { EventEmitter } from 'node:events';
+import { EventEmitter, getEventListeners } from 'node:events';
 import { describe, expect, it } from 'vitest';
 import { ServiceError } from '../../../src/errors.ts';
 import type { RowPostprocess } from '../../../src/inference/protocol.ts';
@@ -103,7 +103,7 @@ describe('Scheduler over a hand-driven pool', () => {
     const first = s.submit(request(1, 0));
     await tick();
     expect(pool.jobs).toHaveLength(1); // the first request took the idle worker alone
-    const queued = [s.submit(request(2, 100)), s.submit(request(1, 200))];
+    const queued = [s.submit(request(2, 100)), s.submit(request(1, 200))] as const;
     await tick();
     expect(pool.jobs).toHaveLength(1); // the others wait for the worker
     pool.answer(0);
@@ -126,7 +126,7 @@ describe('Scheduler over a hand-driven pool', () => {
     const both = [
       s.submit(request(2, 10, { postprocess: pixels })),
       s.submit(request(1, 50, { postprocess: pixels })),
-    ];
+    ] as const;
     pool.answer(0);
     await blocker;
     await tick();
@@ -238,5 +238,153 @@ describe('Scheduler over a hand-driven pool', () => {
     const err = await run.catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ServiceError);
     expect((err as ServiceError).code).toBe('GAN_ERR_INFERENCE_FAILED');
+  });
+});
+
+describe('Scheduler cancellation (a request whose signal aborts)', () => {
+  const cancelledCount = async (metrics: Metrics) =>
+    (await metrics.requestsCancelled.get()).values.find((v) => v.labels.model === 'm')?.value ?? 0;
+
+  function withMetrics(pool: HandPool, options: Partial<ConstructorParameters<typeof Scheduler>[1]> = {}) {
+    const metrics = new Metrics();
+    const s = new Scheduler<number>(
+      pool,
+      { maxBatch: 8, batchDelayMs: 0, maxQueue: 64, requestTimeoutMs: 60_000, ...options },
+      metrics,
+    );
+    return { s, metrics };
+  }
+
+  it('takes a queued request out of the queue at once: 499 GAN_ERR_CLIENT_CLOSED, its rows free the queue limit', async () => {
+    const pool = new HandPool(1);
+    const { s, metrics } = withMetrics(pool, { maxQueue: 4 });
+    const blocker = s.submit(request(1, 0));
+    await tick();
+    const client = new AbortController();
+    const gone = s.submit(request(4, 100, { signal: client.signal })).catch((e: unknown) => e);
+    expect(s.queuedImages('m')).toBe(4);
+    await expect(s.submit(request(1, 0))).rejects.toMatchObject({ code: 'GAN_ERR_OVERLOADED' });
+    client.abort();
+    expect(s.queuedImages('m')).toBe(0);
+    const err = await gone;
+    expect(err).toBeInstanceOf(ServiceError);
+    expect(err).toMatchObject({ code: 'GAN_ERR_CLIENT_CLOSED', statusCode: 499 });
+    expect(await cancelledCount(metrics)).toBe(1);
+    // The freed rows take new work, and the next batch holds only the rows somebody waits for.
+    const kept = s.submit(request(4, 200));
+    pool.answer(0);
+    await blocker;
+    await tick();
+    expect(pool.jobs).toHaveLength(2);
+    expect(Array.from(pool.jobs[1]!.job.feeds.x!.data as Float32Array).slice(0, 2)).toEqual([200, 201]);
+    expect(pool.jobs[1]!.job.feeds.x!.dims).toEqual([4, 2]);
+    pool.answer(1);
+    expect((await kept).outputs.y!.dims).toEqual([4, 2]);
+  });
+
+  it('drops a cancelled request from a batch that has not been dispatched, keeping the others', async () => {
+    const pool = new HandPool(1);
+    const s = scheduler(pool);
+    const blocker = s.submit(request(1, 0));
+    await tick();
+    const client = new AbortController();
+    const a = s.submit(request(2, 10));
+    const gone = s.submit(request(3, 50, { signal: client.signal })).catch((e: unknown) => e);
+    const b = s.submit(request(1, 90));
+    client.abort();
+    pool.answer(0);
+    await blocker;
+    await tick();
+    expect(pool.jobs[1]!.job.feeds.x!.dims).toEqual([3, 2]); // 2 + 1 rows: the cancelled 3 are not run
+    pool.answer(1);
+    expect(Array.from((await a).outputs.y!.data as Float32Array)).toEqual([20, 22, 24, 26]);
+    expect(Array.from((await b).outputs.y!.data as Float32Array)).toEqual([180, 182]);
+    expect(await gone).toMatchObject({ code: 'GAN_ERR_CLIENT_CLOSED' });
+  });
+
+  it('rejects a request cancelled while its batch runs at once; the batch finishes and the others get their rows', async () => {
+    const pool = new HandPool(1);
+    const s = scheduler(pool);
+    const blocker = s.submit(request(1, 0));
+    await tick();
+    const client = new AbortController();
+    const gone = s.submit(request(2, 10, { signal: client.signal, postprocess: pixels }));
+    const kept = s.submit(request(1, 50, { postprocess: pixels }));
+    pool.answer(0);
+    await blocker;
+    await tick();
+    expect(pool.jobs[1]!.job.feeds.x!.dims).toEqual([3, 2]); // both in the running batch
+    client.abort();
+    await expect(gone).rejects.toMatchObject({ code: 'GAN_ERR_CLIENT_CLOSED' });
+    expect(s.busy).toBe(true); // the batch still runs for the other request
+    pool.answer(1);
+    // The kept request's rows are its own, not the cancelled request's (rows 0 and 1 of the batch).
+    expect((await kept).rows!.map((r) => Array.from(r))).toEqual([[100, 2]]);
+    expect(s.busy).toBe(false);
+  });
+
+  it('cancels every chunk of a split request: queued chunks never run, running ones are dropped', async () => {
+    const pool = new HandPool(1);
+    const { s, metrics } = withMetrics(pool, { maxBatch: 4 });
+    const client = new AbortController();
+    const big = s.submit(request(12, 0, { signal: client.signal })).catch((e: unknown) => e);
+    await tick();
+    expect(pool.jobs).toHaveLength(1);
+    expect(s.queuedImages('m')).toBe(8);
+    client.abort();
+    expect(s.queuedImages('m')).toBe(0);
+    expect(await big).toMatchObject({ code: 'GAN_ERR_CLIENT_CLOSED' });
+    expect(await cancelledCount(metrics)).toBe(1); // one request, however many chunks
+    pool.answer(0);
+    await tick();
+    expect(pool.jobs).toHaveLength(1); // nothing else was dispatched
+  });
+
+  it('refuses a request whose signal has already aborted without queueing it', async () => {
+    const pool = new HandPool(1);
+    const { s, metrics } = withMetrics(pool);
+    await expect(s.submit(request(2, 0, { signal: AbortSignal.abort() }))).rejects.toMatchObject({
+      code: 'GAN_ERR_CLIENT_CLOSED',
+    });
+    await tick();
+    expect(pool.jobs).toHaveLength(0);
+    expect(s.queuedImages('m')).toBe(0);
+    expect(await cancelledCount(metrics)).toBe(1);
+  });
+
+  it('leaves a completed request alone when its signal aborts later, and holds no listener on the signal', async () => {
+    const pool = new HandPool(1);
+    const { s, metrics } = withMetrics(pool);
+    const client = new AbortController();
+    // One signal across many requests, as a stream uses one per connection.
+    for (let i = 0; i < 20; i++) {
+      const run = s.submit(request(1, i, { signal: client.signal }));
+      await tick();
+      pool.answer(i);
+      expect(Array.from((await run).outputs.y!.data as Float32Array)).toEqual([2 * i, 2 * i + 2]);
+    }
+    expect(getEventListeners(client.signal, 'abort')).toHaveLength(0);
+    client.abort();
+    expect(await cancelledCount(metrics)).toBe(0);
+  });
+
+  it('does not cancel a request that timed out, nor time out a cancelled one', async () => {
+    const pool = new HandPool(1);
+    const { s, metrics } = withMetrics(pool, { requestTimeoutMs: 20 });
+    const blocker = s.submit(request(1, 0));
+    await tick();
+    const client = new AbortController();
+    const late = s.submit(request(1, 1, { signal: client.signal })).catch((e: unknown) => e);
+    expect(await late).toMatchObject({ code: 'GAN_ERR_TIMEOUT' });
+    client.abort();
+    expect(await cancelledCount(metrics)).toBe(0);
+    const other = new AbortController();
+    const gone = s.submit(request(1, 2, { signal: other.signal })).catch((e: unknown) => e);
+    other.abort();
+    expect(await gone).toMatchObject({ code: 'GAN_ERR_CLIENT_CLOSED' });
+    await new Promise((r) => setTimeout(r, 40)); // past the timeout: nothing fires for the cancelled request
+    expect(s.queuedImages('m')).toBe(0);
+    pool.answer(0);
+    await blocker;
   });
 });
