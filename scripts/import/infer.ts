@@ -18,14 +18,8 @@ import {
   TYPICAL_SIDE,
 } from './measure.ts';
 import { metadataFacts } from './metadata.ts';
-import {
-  pickImageOutput,
-  pickScoreOutput,
-  pickWOutput,
-  planDiscriminatorInputs,
-  planLatentNetwork,
-  planSynthesis,
-} from './roles.ts';
+import { pickImageOutput, pickScoreOutput, pickWOutput } from './outputs.ts';
+import { planDiscriminatorInputs, planLatentNetwork, planSynthesis } from './roles.ts';
 import {
   type Guess,
   ImportError,

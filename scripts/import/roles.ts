@@ -1,11 +1,33 @@
 /**
  * Gives each input of an ONNX network a role from its signature alone, the way Triton completes a model
- * configuration from an ONNX file: element type and shape first, names as tie-breakers, flags over both. Also picks
- * the output the service reads. Pure: signatures in, planned inputs and guesses out, an ImportError naming the
- * tensor when a network does not fit.
+ * configuration from an ONNX file: element type and shape first, names as tie-breakers, flags over both. Pure:
+ * signatures in, planned inputs and guesses out, an ImportError naming the tensor when a network does not fit.
  */
 import type { InputSpec } from '../../src/models/manifest.ts';
-import { type Dim, formatShape, type OnnxSignature, type TensorSignature } from './inspect.ts';
+import { formatShape, type OnnxSignature, type TensorSignature } from './inspect.ts';
+import {
+  allFixed,
+  CLASS_NAME,
+  type ClassKind,
+  classKind,
+  describe,
+  FEEDABLE,
+  fixedBatchError,
+  hasBatchAxis,
+  IMAGE_NAME,
+  isFeedable,
+  isFloat,
+  isInt,
+  isScalar,
+  LATENT_NAME,
+  latentRow,
+  looksLikeImage,
+  NOISE_NAME,
+  size,
+  TRUNCATION_NAME,
+  TYPICAL_CLASS_COUNTS,
+  W_NAME,
+} from './tensor-kinds.ts';
 import {
   type Guess,
   ImportError,
@@ -15,31 +37,6 @@ import {
   type PlannedInput,
   rowDims,
 } from './types.ts';
-
-export const LATENT_NAME = /^(z|zs|latents?|noise|inputs?|input[._]?\d+|x|z[._].*|.*latent.*)$/i;
-export const CLASS_NAME = /^(y|c|cls|labels?|class(es)?|cond(ition)?|.*(label|class).*)$/i;
-export const TRUNCATION_NAME = /trunc|psi/i;
-export const NOISE_NAME = /noise/i;
-export const W_NAME = /^(w|ws|w[._]?latents?|dlatents?|styles?)$/i;
-const IMAGE_NAME = /^(img|imgs|images?|x|inputs?|input[._]?\d+|pixels?)$/i;
-/** One-hot widths common enough to read an unnamed float [N, K] input beside z as the class (CIFAR-10, ImageNet, …). */
-export const TYPICAL_CLASS_COUNTS: ReadonlySet<number> = new Set([10, 100, 101, 102, 120, 200, 365, 1000]);
-
-type FloatType = 'float32' | 'float16';
-const FEEDABLE = ['float32', 'float16', 'int32', 'int64', 'bool'] as const;
-type Feedable = (typeof FEEDABLE)[number];
-
-const isFloat = (s: TensorSignature): s is TensorSignature & { dtype: FloatType } =>
-  s.dtype === 'float32' || s.dtype === 'float16';
-const isInt = (s: TensorSignature) => s.dtype === 'int32' || s.dtype === 'int64';
-const isFeedable = (dtype: string): dtype is Feedable => (FEEDABLE as readonly string[]).includes(dtype);
-/** A batch axis is a symbolic first dimension. */
-export const hasBatchAxis = (s: TensorSignature) =>
-  s.shape !== null && s.shape.length >= 1 && typeof s.shape[0] === 'string';
-const allFixed = (dims: readonly Dim[]): dims is number[] => dims.every((d) => typeof d === 'number');
-/** "generator input 'z' [batch, 512] (float32)" */
-export const describe = (net: NetworkRole, kind: 'input' | 'output', s: TensorSignature) =>
-  `${net} ${kind} '${s.name}' ${formatShape(s.shape)} (${s.dtype})`;
 
 /** Everything one network's planning reads and writes. */
 interface Context {
@@ -68,22 +65,6 @@ function inputNamed(ctx: Context, name: string, flag: string): TensorSignature {
       `${flag} '${name}': the ${ctx.net} has no input '${name}' (it has ${ctx.sig.inputs.map((i) => `'${i.name}'`).join(', ')})`,
     );
   return s;
-}
-
-/** The error for an export whose batch axis is a fixed number. */
-export function fixedBatchError(
-  net: NetworkRole,
-  kind: 'input' | 'output',
-  s: TensorSignature,
-  sig: OnnxSignature,
-) {
-  const axes = [...sig.inputs.slice(0, 1), ...sig.outputs.slice(0, 1)].map(
-    (t) => `'${t.name}': {0: 'batch'}`,
-  );
-  return new ImportError(
-    `${describe(net, kind, s)} has a fixed batch axis (${s.shape?.[0]}): the service batches requests, so the ` +
-      `export needs a dynamic batch axis: torch.onnx.export(..., dynamic_axes={${axes.join(', ')}})`,
-  );
 }
 
 /** The row shape (batched) or whole shape of a constant or noise input; throws when a dimension is dynamic. */
@@ -131,19 +112,6 @@ function planFixedOverrides(ctx: Context) {
   for (const [name, seed] of Object.entries(ctx.o.noiseInputs ?? {}))
     if (names.has(name)) planNoise(ctx, inputNamed(ctx, name, '--noise-input'), seed, '--noise-input');
 }
-
-/** The row shape of a latent: [d] or [d, 1, 1]; null if `s` is not shaped like one. */
-function latentRow(s: TensorSignature): Dim[] | null {
-  if (!isFloat(s) || !s.shape) return null;
-  const rest = rowDims(s);
-  if (rest.length === 1) return rest;
-  if (rest.length === 3 && rest[1] === 1 && rest[2] === 1) return rest;
-  return null;
-}
-
-const looksLikeImage = (s: TensorSignature) =>
-  isFloat(s) && s.shape?.length === 4 && !(s.shape[2] === 1 && s.shape[3] === 1);
-const size = (dims: readonly Dim[]) => dims.reduce<number>((a, d) => a * (typeof d === 'number' ? d : 1), 1);
 
 /** Why no input of the network that takes z is a latent: an image (a discriminator?) or a w (a synthesis network?). */
 function noLatentError(ctx: Context): ImportError {
@@ -233,19 +201,6 @@ function planLatent(ctx: Context, facts: MetadataFacts, hasMapping: boolean): nu
   return latentDim;
 }
 
-type ClassKind = { role: 'class-onehot'; classes: number } | { role: 'class-index'; shape: [] | [1] };
-
-/** How `s` could take a class, or null. */
-function classKind(s: TensorSignature): ClassKind | null {
-  if (!hasBatchAxis(s)) return null;
-  const rest = rowDims(s);
-  if (isFloat(s) && rest.length === 1 && typeof rest[0] === 'number' && rest[0] >= 2)
-    return { role: 'class-onehot', classes: rest[0] };
-  if ((isInt(s) || s.dtype === 'float32') && (rest.length === 0 || (rest.length === 1 && rest[0] === 1)))
-    return { role: 'class-index', shape: rest.length === 0 ? [] : [1] };
-  return null;
-}
-
 function pickClass(ctx: Context): { s: TensorSignature; kind: ClassKind; reason: string } | null {
   if (ctx.o.classInput !== undefined) {
     const s = inputNamed(ctx, ctx.o.classInput, '--class-input');
@@ -316,9 +271,6 @@ function planClass(ctx: Context, facts: MetadataFacts): number | null {
   plan(ctx, s, { role: 'class-index', name: s.name, dtype, shape: kind.shape }, reason);
   return classes;
 }
-
-const isScalar = (s: TensorSignature) =>
-  s.shape !== null && (s.shape.length === 0 || (s.shape.length === 1 && s.shape[0] === 1));
 
 /** A truncation ψ input: --truncation-input when it names one of this network's inputs, else one named like ψ. */
 function planTruncation(ctx: Context) {
@@ -496,66 +448,4 @@ export function planDiscriminatorInputs(
   planNamedNoise(ctx);
   planLeftovers(ctx);
   return ordered(ctx);
-}
-
-/** The generator's image output: a float rank-4 output (named like an image when there are several). */
-export function pickImageOutput(sig: OnnxSignature, guesses: Guess[]): TensorSignature {
-  let images = sig.outputs.filter((s) => isFloat(s) && s.shape?.length === 4);
-  if (images.length === 0) {
-    const first = sig.outputs[0]!;
-    throw new ImportError(
-      `${describe('generator', 'output', first)} is not an image: expected a float [N, C, H, W] or [N, H, W, C] output with C 1 or 3`,
-    );
-  }
-  if (images.length > 1) {
-    const named = images.filter((s) => /^(img|images?|output|out|fake|generated)$/i.test(s.name));
-    if (named.length > 0) images = named;
-    guesses.push({
-      network: 'generator',
-      tensor: images[0]!.name,
-      message: `the image is output '${images[0]!.name}' of ${sig.outputs.length} outputs`,
-    });
-  }
-  const out = images[0]!;
-  if (!hasBatchAxis(out)) throw fixedBatchError('generator', 'output', out, sig);
-  return out;
-}
-
-/** The mapping network's w output: a float [N, wDim] or [N, numWs, wDim]. */
-export function pickWOutput(sig: OnnxSignature): TensorSignature {
-  const ws = sig.outputs.filter((s) => isFloat(s) && (s.shape?.length === 2 || s.shape?.length === 3));
-  const out = ws.find((s) => W_NAME.test(s.name)) ?? ws[0];
-  if (!out)
-    throw new ImportError(
-      `${describe('mapping', 'output', sig.outputs[0]!)} is not a w: expected a float [N, wDim] or [N, numWs, wDim] output`,
-    );
-  if (!hasBatchAxis(out)) throw fixedBatchError('mapping', 'output', out, sig);
-  return out;
-}
-
-/** The discriminator's score: [N], [N, 1] or [N, 1, 1, 1]. */
-export function pickScoreOutput(sig: OnnxSignature, guesses: Guess[]): TensorSignature {
-  const scores = sig.outputs.filter(
-    (s) =>
-      isFloat(s) &&
-      s.shape !== null &&
-      s.shape.length >= 1 &&
-      s.shape.length <= 4 &&
-      rowDims(s).every((d) => d === 1),
-  );
-  const out = scores[0];
-  if (!out) {
-    const first = sig.outputs[0]!;
-    throw new ImportError(
-      `${describe('discriminator', 'output', first)} is not one score per image: expected [N], [N, 1] or [N, 1, 1, 1]`,
-    );
-  }
-  if (sig.outputs.length > 1)
-    guesses.push({
-      network: 'discriminator',
-      tensor: out.name,
-      message: `the score is output '${out.name}' of ${sig.outputs.map((s) => `'${s.name}'`).join(', ')}`,
-    });
-  if (!hasBatchAxis(out)) throw fixedBatchError('discriminator', 'output', out, sig);
-  return out;
 }
