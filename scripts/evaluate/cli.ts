@@ -3,13 +3,14 @@
  * and no HTTP. Prints a table and writes report.json, grid.png (one row per predicted class) and histogram.png.
  *
  *   npm run evaluate -- --model mnist-dcgan [--models-dir models] [--samples 10000] [--seed 0] [--truncation 1]
- *                       [--out <dir>] [--record]
+ *                       [--rejection drs|top-k [--oversample 4] [--gamma γ]] [--out <dir>] [--record]
  *   npm run evaluate -- --run runs/mnist-dcgan [--samples 2000] [--out <dir>]   (exports to a temp folder first)
  *   npm run evaluate -- --reference --classifier models/mnist-classifier        (reference statistics, once)
  *
  * `--out` defaults to reports/<model> (or <run>/eval). The dataset classifier is taken from --models-dir by the
  * model's dataset; its reference statistics (from --reference) enable the Fréchet distance, precision/recall,
- * the real floor and the discriminator's real-vs-fake balance.
+ * the real floor and the discriminator's real-vs-fake balance. `--rejection` judges the samples /generate gives with
+ * that `rejection` option (sample i is the candidate kept for seed seed + i), so its effect shows in the same figures.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -31,6 +32,7 @@ import {
 import { ModelRuntime } from '../../src/inference/runtime.ts';
 import { MAX_SEED } from '../../src/latent/random-state.ts';
 import { Metrics } from '../../src/metrics.ts';
+import { REJECTION_METHODS, type RejectionOptions, rejectionSchema } from '../../src/schemas/rejection.ts';
 import { commandLine } from '../command-line.ts';
 import { loadDataset } from '../data/datasets.ts';
 import { onnxClassifier, readClassifierManifest, referenceFromImages, writeReference } from './reference.ts';
@@ -73,7 +75,8 @@ export function reportTable(r: DiagnosticsReport): string {
     .join(', ');
   return [
     `${r.model} (${r.dataset}), judged by ${r.classifier}; seeds ${r.seed}..${r.seed + r.samples - 1}` +
-      (r.truncation === 1 ? '' : `, truncation ψ ${r.truncation}`),
+      (r.truncation === 1 ? '' : `, truncation ψ ${r.truncation}`) +
+      rejectionNote(r),
     line('metric', 'value', 'real floor'),
     ...rows.map(([a, b, c]) => line(a, b, c)),
     `histogram: ${hist}`,
@@ -82,6 +85,21 @@ export function reportTable(r: DiagnosticsReport): string {
     `verdict: ${r.verdict.summary}`,
     ...r.verdict.findings.map((x) => `  - ${x}`),
   ].join('\n');
+}
+
+/** ", rejection drs ×4 (γ 1.23, D*max 4.56; 31,234 candidates, 62% accepted by draw)", or nothing. */
+function rejectionNote(r: DiagnosticsReport): string {
+  const j = r.rejection;
+  if (!j) return '';
+  const drs =
+    j.gamma !== null && j.maxLogit !== null
+      ? `γ ${j.gamma.toFixed(3)}, D*max ${j.maxLogit.toFixed(3)}; `
+      : '';
+  const drawn =
+    j.acceptedByDraw === null
+      ? ''
+      : `, ${((j.acceptedByDraw / r.samples) * 100).toFixed(1)}% accepted by draw`;
+  return `, rejection ${j.method} ×${j.oversample} (${drs}${j.candidates} candidates${drawn})`;
 }
 
 /** "unclear (confidence < 0.9): 35.4% of samples, top two 0.913 on average; commonest blends 3/5 2.1%, …". */
@@ -118,7 +136,7 @@ export async function writeReport(result: DiagnosticsResult, out: string): Promi
     await histogramPng({
       counts: r.histogram.counts,
       classNames: r.classNames,
-      title: `${r.model}: ${r.samples} samples from seed ${r.seed}, judged by ${r.classifier}`,
+      title: `${r.model}: ${r.samples} samples from seed ${r.seed}${r.rejection ? ` (${r.rejection.method} ×${r.rejection.oversample})` : ''}, judged by ${r.classifier}`,
       subtitle: r.verdict.summary,
       collapsed: r.verdict.collapsed,
     }),
@@ -147,6 +165,7 @@ export async function evaluateModelDir(
   samples: number,
   seed: number,
   truncation = 1,
+  rejection?: RejectionOptions,
 ): Promise<DiagnosticsResult> {
   const manifest = JSON.parse(await readFile(path.join(modelDir, 'model.json'), 'utf8')) as {
     name: string;
@@ -179,6 +198,7 @@ export async function evaluateModelDir(
       seed,
       truncation,
       chunk: BATCH,
+      ...(rejection ? { rejection } : {}),
     });
   } finally {
     await runtime?.close();
@@ -238,6 +258,9 @@ async function main(argv: string[]): Promise<void> {
       samples: { type: 'string', default: String(DEFAULT_SAMPLES) },
       seed: { type: 'string', default: '0' },
       truncation: { type: 'string', default: '1' },
+      rejection: { type: 'string' },
+      oversample: { type: 'string' },
+      gamma: { type: 'string' },
       out: { type: 'string' },
       record: { type: 'boolean', default: false },
     },
@@ -265,6 +288,10 @@ async function main(argv: string[]): Promise<void> {
     // A model's recorded quality is what /generate gives by default, i.e. without truncation.
     throw new Error('--record: the recorded figures are at truncation 1; drop --record or --truncation');
   }
+  const rejection = rejectionFromFlags(values);
+  if (values.record && rejection) {
+    throw new Error('--record: the recorded figures are of plain samples; drop --record or --rejection');
+  }
   if (!values.model === !values.run) throw new Error('expected one of --model <name> or --run <run folder>');
   const modelsDir = values['models-dir']!;
   let result: DiagnosticsResult;
@@ -272,13 +299,13 @@ async function main(argv: string[]): Promise<void> {
   if (values.model) {
     const dir = path.join(modelsDir, values.model);
     if (!existsSync(path.join(dir, 'model.json'))) throw new Error(`${dir}/model.json not found`);
-    result = await evaluateModelDir(dir, modelsDir, samples, seed, truncation);
+    result = await evaluateModelDir(dir, modelsDir, samples, seed, truncation, rejection);
     out = values.out ?? path.join('reports', values.model);
   } else {
     const tmp = await mkdtemp(path.join(tmpdir(), 'gan-export-'));
     try {
       const dir = await exportRun(values.run!, tmp);
-      result = await evaluateModelDir(dir, modelsDir, samples, seed, truncation);
+      result = await evaluateModelDir(dir, modelsDir, samples, seed, truncation, rejection);
     } finally {
       await rm(tmp, { recursive: true, force: true });
     }
@@ -294,6 +321,31 @@ async function main(argv: string[]): Promise<void> {
   console.log(
     `wrote ${path.join(out, 'report.json')}, grid.png, histogram.png (${result.report.seconds.toFixed(1)} s)`,
   );
+}
+
+/** `--rejection drs|top-k [--oversample k] [--gamma γ]` as /generate's `rejection` option, or undefined. */
+export function rejectionFromFlags(values: {
+  rejection?: string | undefined;
+  oversample?: string | undefined;
+  gamma?: string | undefined;
+}): RejectionOptions | undefined {
+  if (values.rejection === undefined) {
+    if (values.oversample !== undefined || values.gamma !== undefined) {
+      throw new Error(`--oversample and --gamma need --rejection ${REJECTION_METHODS.join('|')}`);
+    }
+    return undefined;
+  }
+  const parsed = rejectionSchema.safeParse({
+    method: values.rejection,
+    ...(values.oversample !== undefined ? { oversample: Number(values.oversample) } : {}),
+    ...(values.gamma !== undefined ? { gamma: Number(values.gamma) } : {}),
+  });
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const flag = issue.path[0] === 'method' ? 'rejection' : String(issue.path[0]);
+    throw new Error(`--${flag}: ${issue.message}`);
+  }
+  return parsed.data;
 }
 
 /** Write the measured figures into a model's manifest (`--record`), so /v1/models and the README show them. */

@@ -11,8 +11,12 @@ import type { ModelRuntime, ServedClassifier, ServedModel } from '../inference/r
 import { networkKey } from '../inference/runtime.ts';
 import { codesOf } from '../latent/code.ts';
 import { seededLatents, seedRange } from '../latent/sampling.ts';
+import type { Metrics } from '../metrics.ts';
 import { imageRowDims } from '../models/manifest.ts';
+import { OVERSAMPLE_LIMIT, type RejectionOptions } from '../schemas/rejection.ts';
 import { discriminatePixels, generatePixels } from '../services/images.ts';
+import { zTruncation } from '../services/latents.ts';
+import { type RejectionSummary, sampleWithRejection } from '../services/rejection.ts';
 import {
   classHistogram,
   codePurity,
@@ -57,6 +61,13 @@ export interface DiagnosticsOptions {
   chunk: number;
   /** Stops the run between steps, with the signal's reason, once it fires (a deadline passed). */
   signal?: AbortSignal;
+  /**
+   * Judge the samples /generate gives with this `rejection`: sample i is the kept candidate of seed seed + i.
+   * Its oversample is checked against GAN_MAX_OVERSAMPLE by the caller.
+   */
+  rejection?: RejectionOptions;
+  /** Counts rejection's candidates (gan_rejection_candidates_total). */
+  metrics?: Metrics;
 }
 
 export interface DiscriminatorBalance {
@@ -105,6 +116,8 @@ export interface DiagnosticsReport {
   discriminator: DiscriminatorBalance | null;
   /** Why reference-based figures are missing, when they are. */
   referenceProblem: string | null;
+  /** With rejection sampling: how it went over all samples (candidates and acceptedByDraw summed). */
+  rejection: RejectionSummary | null;
   verdict: Verdict;
   seconds: number;
 }
@@ -224,6 +237,16 @@ export function referenceOf(
   return cached;
 }
 
+/** Rejection summaries of two runs over different seeds, their counts summed. */
+function addRejection(total: RejectionSummary | null, part: RejectionSummary): RejectionSummary {
+  if (!total) return part;
+  return {
+    ...part,
+    candidates: total.candidates + part.candidates,
+    acceptedByDraw: part.acceptedByDraw === null ? null : (total.acceptedByDraw ?? 0) + part.acceptedByDraw,
+  };
+}
+
 /** Let other requests' callbacks run between CPU-heavy steps. */
 const yieldToLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
 
@@ -267,23 +290,40 @@ export async function runDiagnostics(
   const exampleCounts = new Array<number>(k).fill(0);
   const seeds = seedRange(seed, samples);
   const codes = m.latentCode ? new Int32Array(samples) : null;
+  let rejection: RejectionSummary | null = null;
   for (let from = 0; from < samples; from += chunk) {
     options.signal?.throwIfAborted();
     const to = Math.min(samples, from + chunk);
     const labels = requested ? Array.from(requested.subarray(from, to)) : null;
-    const latents = seededLatents(seeds.slice(from, to), m.latentDim, truncation);
+    // With rejection, sample i is the candidate /generate would keep for seed i (and its D score is known).
+    const kept = options.rejection
+      ? await sampleWithRejection(
+          runtime,
+          model,
+          { seeds: seeds.slice(from, to), labels, truncation },
+          options.rejection,
+          { maxOversample: OVERSAMPLE_LIMIT, metrics: options.metrics, signal: options.signal },
+        )
+      : null;
+    if (kept) rejection = addRejection(rejection, kept.summary);
+    const chunkSeeds = kept ? kept.choices.map((c) => c.seed) : seeds.slice(from, to);
+    const latents = seededLatents(chunkSeeds, m.latentDim, zTruncation(model, truncation));
     if (codes && m.latentCode) {
       codes.set(codesOf(latents, to - from, m.latentDim, m.latentCode.categories), from);
     }
-    const pixels = await generatePixels(runtime, model, latents, labels);
+    const pixels = kept ? kept.pixels : await generatePixels(runtime, model, { latents, labels, truncation });
     const c = await classifyPixels(runtime, classifier, pixels);
     probs.set(c.probs, from * k);
     features.set(c.features, from * d);
-    const verdicts = await discriminatePixels(runtime, model, pixels, labels);
-    verdicts.forEach((v, i) => {
-      fakeLogits[from + i] = v.logit;
-      fakeScores[from + i] = v.probabilityReal;
-    });
+    if (model.discriminator) {
+      const verdicts = kept
+        ? kept.choices.map((c) => ({ logit: c.logit, probabilityReal: c.score }))
+        : await discriminatePixels(runtime, model, pixels, labels);
+      verdicts.forEach((v, i) => {
+        fakeLogits[from + i] = v.logit;
+        fakeScores[from + i] = v.probabilityReal;
+      });
+    }
     const classes = predictedClasses(c.probs, to - from, k);
     classes.forEach((cls, i) => {
       if (exampleCounts[cls]! < MAX_PER_CLASS) {
@@ -322,6 +362,9 @@ export async function runDiagnostics(
       pause,
     );
     floor = floorFor(stats.json, samples);
+  }
+  // A generator-only model has nothing to score real and generated images with.
+  if (stats && model.discriminator) {
     const h = stats.json.heldOut;
     const realLogits: number[] = [];
     const realScores: number[] = [];
@@ -345,7 +388,7 @@ export async function runDiagnostics(
   const classNames = classifier.manifest.classNames;
   const report: DiagnosticsReport = {
     model: model.name,
-    dataset: m.dataset,
+    dataset: classifier.manifest.dataset,
     classifier: classifier.name,
     samples,
     seed,
@@ -372,6 +415,7 @@ export async function runDiagnostics(
     floor,
     discriminator,
     referenceProblem: typeof reference === 'string' ? reference : null,
+    rejection,
     verdict: verdict({
       histogram: hist,
       modesCovered: covered,

@@ -38,6 +38,9 @@ import {
   seedSchema,
   truncationSchema,
 } from '../schemas/common.ts';
+import { type RejectionOptions, rejectionSchema, rejectionSummarySchema } from '../schemas/rejection.ts';
+import { requireDiscriminator } from '../services/images.ts';
+import { checkOversample } from '../services/rejection.ts';
 import { sendBinary, sendJson } from './reply.ts';
 
 /** Results kept for repeat requests (a report plus at most 32 images per class: ~250 KB each for MNIST). */
@@ -103,6 +106,11 @@ export const diagnosticsBodySchema = z.strictObject({
   samples: samplesSchema.default(DEFAULT_SAMPLES),
   seed: diagnosticsSeedSchema.default(0),
   truncation: diagnosticsTruncationSchema,
+  rejection: rejectionSchema
+    .optional()
+    .describe(
+      'Judge the samples /generate gives with this rejection (sample i is the kept candidate of seed seed + i); samples × oversample count against GAN_DIAGNOSTICS_MAX_SAMPLES_IN_FLIGHT',
+    ),
 });
 
 const querySchema = z.strictObject({
@@ -209,6 +217,9 @@ export const diagnosticsReportSchema = z
       })
       .nullable(),
     referenceProblem: z.string().nullable().describe('Why reference-based figures are null, when they are'),
+    rejection: rejectionSummarySchema
+      .nullable()
+      .describe('With rejection: candidates and accepted draws summed over all samples'),
     verdict: z.object({
       status: z.enum(['ok', 'collapsed']),
       collapsed: z.boolean(),
@@ -240,15 +251,23 @@ export const diagnosticsRoutes: FastifyPluginAsyncZod = async (app) => {
   let inFlight = 0;
 
   /** Start a run within the budget and the deadline; its samples count until it has stopped. */
-  const start = (model: ServedModel, samples: number, seed: number, truncation: number) => {
-    if (samples > budget) {
+  const start = (
+    model: ServedModel,
+    samples: number,
+    seed: number,
+    truncation: number,
+    rejection: RejectionOptions | undefined,
+  ) => {
+    // Rejection generates and scores up to oversample candidates per sample: they count too.
+    const cost = samples * (rejection?.oversample ?? 1);
+    if (cost > budget) {
       throw new ServiceError(
         'GAN_ERR_VALIDATION',
-        `at most ${budget} samples per run here (GAN_DIAGNOSTICS_MAX_SAMPLES_IN_FLIGHT), got ${samples}`,
+        `at most ${budget} samples per run here (GAN_DIAGNOSTICS_MAX_SAMPLES_IN_FLIGHT), got ${rejection ? `${samples} × oversample ${rejection.oversample} = ${cost}` : samples}`,
         'samples',
       );
     }
-    if (inFlight + samples > budget) {
+    if (inFlight + cost > budget) {
       throw new ServiceError(
         'GAN_ERR_OVERLOADED',
         `diagnostics of ${inFlight} samples are running; the limit is ${budget} (GAN_DIAGNOSTICS_MAX_SAMPLES_IN_FLIGHT)`,
@@ -256,7 +275,7 @@ export const diagnosticsRoutes: FastifyPluginAsyncZod = async (app) => {
         { retryAfter: BUSY_RETRY_AFTER_S },
       );
     }
-    inFlight += samples;
+    inFlight += cost;
     const deadline = new AbortController();
     const timer = setTimeout(
       () =>
@@ -274,10 +293,11 @@ export const diagnosticsRoutes: FastifyPluginAsyncZod = async (app) => {
       truncation,
       chunk: app.config.GAN_MAX_BATCH,
       signal: deadline.signal,
+      ...(rejection ? { rejection, metrics: app.metrics } : {}),
     });
     const settle = () => {
       clearTimeout(timer);
-      inFlight -= samples;
+      inFlight -= cost;
     };
     run.then(settle, settle);
     return until(run, deadline.signal);
@@ -288,9 +308,13 @@ export const diagnosticsRoutes: FastifyPluginAsyncZod = async (app) => {
     samples: number,
     seed: number,
     truncation: number,
+    rejection?: RejectionOptions,
   ): Promise<DiagnosticsResult> =>
-    remember(cache, `${model.name}\n${samples}\n${seed}\n${truncation}`, CACHE_SIZE, () =>
-      start(model, samples, seed, truncation),
+    remember(
+      cache,
+      `${model.name}\n${samples}\n${seed}\n${truncation}\n${rejection ? JSON.stringify(rejection) : ''}`,
+      CACHE_SIZE,
+      () => start(model, samples, seed, truncation, rejection),
     );
 
   app.post(
@@ -311,8 +335,12 @@ export const diagnosticsRoutes: FastifyPluginAsyncZod = async (app) => {
     async (request, reply) => {
       const model = app.runtime.model(request.params.name, 'name');
       reply.header('x-model', model.name);
-      const { samples, seed, truncation } = request.body;
-      const { report } = await diagnose(model, samples, seed, truncation);
+      const { samples, seed, truncation, rejection } = request.body;
+      if (rejection) {
+        requireDiscriminator(model, 'rejection');
+        checkOversample(rejection.oversample, app.config.GAN_MAX_OVERSAMPLE);
+      }
+      const { report } = await diagnose(model, samples, seed, truncation, rejection);
       return sendJson(reply, report, { field: 'samples' });
     },
   );
