@@ -135,7 +135,7 @@ function noLatentError(ctx: Context): ImportError {
 function pickLatent(ctx: Context, hasMapping: boolean): TensorSignature {
   if (ctx.o.latentInput !== undefined) return inputNamed(ctx, ctx.o.latentInput, '--latent-input');
   let candidates = free(ctx).filter((s) => latentRow(s) !== null);
-  // Without a mapping network, an input named like w is a synthesis network's unless it is all there is to pick.
+  // Without a mapping network an input named like w is a synthesis network's, not z (--latent-input can say it is).
   if (!hasMapping && candidates.some((s) => W_NAME.test(s.name))) {
     const plain = candidates.filter((s) => !W_NAME.test(s.name));
     if (plain.length === 0) throw noLatentError(ctx);
