@@ -16,6 +16,7 @@ import {
   inferRequestSchema,
 } from '../services/v2-http-codec.ts';
 import { infer, modelMetadata, modelReady, serverMetadata } from '../services/v2-infer.ts';
+import { sendJson } from './reply.ts';
 
 const tensorMetadata = z.object({ name: z.string(), datatype: z.string(), shape: z.array(z.number()) });
 const v2Error = z.object({ error: z.string() });
@@ -196,8 +197,14 @@ export const kserveV2Routes: FastifyPluginAsyncZod = async (app) => {
           const result = await infer(app.runtime, name, decoded.request, version);
           const { json, binary } = encodeInferResult(result, decoded.binaryOutput);
           // Serialised here: the answer is built by the codec, and checking tens of thousands of numbers against
-          // the response schema again cost more than JSON.stringify itself (batch 64 of a 28×28 generator).
-          if (binary.length === 0) return reply.type('application/json').send(JSON.stringify(json));
+          // the response schema again cost more than JSON.stringify itself (batch 64 of a 28×28 generator). A few
+          // milliseconds at a time, within GAN_MAX_RESPONSE_BYTES: 1,024 rows of 28×28 are 16 MB of JSON.
+          if (binary.length === 0) {
+            return sendJson(reply, json, {
+              field: 'inputs',
+              hint: 'ask for fewer rows, or for binary outputs (binary_data_output)',
+            });
+          }
           const header = Buffer.from(JSON.stringify(json));
           return reply
             .header(HEADER_LENGTH, String(header.length))
