@@ -69,8 +69,8 @@ async function main() {
     throw err;
   }
   for (const m of app.runtime.models.values()) {
-    for (const network of ['generator', 'discriminator'] as const) {
-      const provider = m[network].provider;
+    for (const network of ['generator', 'mapping', 'discriminator'] as const) {
+      const provider = m[network]?.provider;
       if (provider)
         app.metrics.modelInfo.set({ model: m.name, network, provider }, m.status === 'ready' ? 1 : 0);
     }

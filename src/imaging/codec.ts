@@ -59,6 +59,38 @@ export async function encodePng(image: RawImage, scale = 1): Promise<Buffer> {
   return assemblePng(width * scale, height * scale, channels, idat);
 }
 
+export type ImageFormat = 'png' | 'jpeg' | 'webp';
+export const IMAGE_FORMATS = ['png', 'jpeg', 'webp'] as const;
+export const MEDIA_TYPES: Record<ImageFormat, string> = {
+  png: 'image/png',
+  jpeg: 'image/jpeg',
+  webp: 'image/webp',
+};
+/** JPEG and WebP quality when a request gives none (sharp's default for JPEG is 80; GAN samples want fewer artefacts). */
+export const DEFAULT_QUALITY = 90;
+
+/**
+ * Encode raw 8-bit pixels as PNG (see `encodePng`), JPEG or WebP, upscaled `scale` times (nearest neighbour).
+ * JPEG and WebP are encoded by sharp on libuv's thread pool, off the event loop; the same pixels and settings give
+ * the same bytes.
+ */
+export async function encodeImage(
+  image: RawImage,
+  format: ImageFormat,
+  options: { scale?: number; quality?: number } = {},
+): Promise<Buffer> {
+  const scale = options.scale ?? 1;
+  if (format === 'png') return encodePng(image, scale);
+  checkRawImage(image);
+  const { data, width, height, channels } = image;
+  let pipeline = sharp(data, { raw: { width, height, channels: channels as 1 | 2 | 3 | 4 } });
+  if (scale > 1) pipeline = pipeline.resize(width * scale, height * scale, { kernel: 'nearest' });
+  const quality = options.quality ?? DEFAULT_QUALITY;
+  return format === 'jpeg'
+    ? pipeline.jpeg({ quality, chromaSubsampling: quality >= 90 ? '4:4:4' : '4:2:0' }).toBuffer()
+    : pipeline.webp({ quality }).toBuffer();
+}
+
 export interface DecodeOptions {
   width: number;
   height: number;
