@@ -66,6 +66,16 @@ export const configSchema = z.object({
   GAN_DEFAULT_MODEL: z.string().min(1).optional(),
   /** Start even when a model fails to load, reporting it unavailable, instead of refusing to start. */
   GAN_SKIP_BROKEN_MODELS: bool.default(false),
+  /**
+   * How models load (Triton's model control modes): none loads every model at start; explicit loads GAN_LOAD_MODELS
+   * at start and the rest only through the repository API; poll also watches GAN_MODELS_DIR every GAN_POLL_SECONDS
+   * (new folders load, changed ones reload, removed ones unload). The repository API works in every mode.
+   */
+  GAN_MODEL_CONTROL: z.enum(['none', 'explicit', 'poll']).default('none'),
+  /** Models to load at start with GAN_MODEL_CONTROL=explicit (comma-separated names). */
+  GAN_LOAD_MODELS: list.default([]),
+  /** Seconds between looks at GAN_MODELS_DIR with GAN_MODEL_CONTROL=poll. */
+  GAN_POLL_SECONDS: int(1, 86_400).default(15),
   GAN_EXECUTION_PROVIDERS: list
     .pipe(z.array(z.enum(EXECUTION_PROVIDERS)).min(1, 'at least one provider'))
     .default(['cuda', 'cpu']),
@@ -100,6 +110,21 @@ export const configSchema = z.object({
   GAN_REQUEST_TIMEOUT_MS: int(1, 3_600_000).default(30_000),
   /** Largest request body accepted (JSON, image or multipart), bytes. */
   GAN_BODY_LIMIT_BYTES: int(1024, 1024 * 1024 * 1024).default(8 * 1024 * 1024),
+  /**
+   * Most pixels (count × width × height) one /generate, /interpolate or grid request may ask for: 413 past it. The
+   * default allows 256 digits, 64 images of 256×256 or 16 of 1024×1024.
+   */
+  GAN_MAX_REQUEST_PIXELS: int(1, 1 << 30).default(16_777_216),
+  /**
+   * Most pixels in one onnxruntime batch of a model's generator or discriminator: a model of H×W pixels gets batches
+   * of at most ⌊this ÷ (H × W)⌋ images (and GAN_MAX_BATCH), so a 1024 px model cannot be batched into exhaustion.
+   */
+  GAN_MAX_BATCH_PIXELS: int(1, 1 << 30).default(4_194_304),
+  /**
+   * Most images one POST /generate/stream may ask for. The stream holds at most two batches at a time whatever the
+   * count, so this bounds how long one client can keep a share of the workers, not memory. Up to 2^32: every seed.
+   */
+  GAN_MAX_STREAM_COUNT: int(1, 2 ** 32).default(1_000_000),
   /** Largest decoded image, in pixels (width × height): decompression bombs stop here. */
   GAN_MAX_IMAGE_PIXELS: int(1, 268_402_689).default(16_777_216),
   /** Most images per /discriminate request. */

@@ -9,6 +9,8 @@ import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 
 export const ERRORS = {
   GAN_ERR_VALIDATION: 400,
+  /** A model load or reload through the repository API failed (the old version, if any, keeps serving). */
+  GAN_ERR_MODEL_LOAD_FAILED: 400,
   /** The answer would pass GAN_MAX_RESPONSE_BYTES: ask for fewer rows, or a binary format. */
   GAN_ERR_RESPONSE_TOO_LARGE: 400,
   GAN_ERR_UNAUTHORIZED: 401,
@@ -19,6 +21,8 @@ export const ERRORS = {
   GAN_ERR_REQUEST_TIMEOUT: 408,
   /** The model has no dataset classifier, so it cannot be diagnosed. */
   GAN_ERR_NO_CLASSIFIER: 409,
+  /** The model is generator-only: nothing can score images for it. */
+  GAN_ERR_NO_DISCRIMINATOR: 409,
   GAN_ERR_PAYLOAD_TOO_LARGE: 413,
   GAN_ERR_URI_TOO_LONG: 414,
   GAN_ERR_UNSUPPORTED_MEDIA_TYPE: 415,

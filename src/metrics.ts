@@ -79,6 +79,38 @@ export class Metrics {
     labelNames: ['model'] as const,
     registers: [this.registry],
   });
+  readonly modelLoads = new Counter({
+    name: 'gan_model_loads_total',
+    help: 'Model loads and reloads by outcome (success, failure)',
+    labelNames: ['model', 'outcome'] as const,
+    registers: [this.registry],
+  });
+  readonly modelLoadDuration = new Histogram({
+    name: 'gan_model_load_duration_seconds',
+    help: 'Time to load, check and warm up a model version',
+    labelNames: ['model'] as const,
+    buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120],
+    registers: [this.registry],
+  });
+  readonly modelUnloads = new Counter({
+    name: 'gan_model_unloads_total',
+    help: 'Model unloads',
+    labelNames: ['model'] as const,
+    registers: [this.registry],
+  });
+  readonly modelUnloadDuration = new Histogram({
+    name: 'gan_model_unload_duration_seconds',
+    help: 'Time from an unload request until the model version is released (its running requests finish first)',
+    labelNames: ['model'] as const,
+    buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+    registers: [this.registry],
+  });
+  readonly modelState = new Gauge({
+    name: 'gan_model_state',
+    help: 'Each model state (READY, UNAVAILABLE, LOADING, UNLOADING): 1 for the current one',
+    labelNames: ['model', 'state'] as const,
+    registers: [this.registry],
+  });
   readonly modelInfo = new Gauge({
     name: 'gan_model_info',
     help: 'Loaded models (1 = ready) with the execution provider actually in use',

@@ -104,11 +104,11 @@ function choose(m) {
   for (const p of panels) p.setModel(m);
 }
 
-async function loadModels() {
-  const list = await getJson('/v1/models');
-  /** @type {any[]} */
-  const models = list.models;
-  if (models.length === 0) throw new Error('This service has no models.');
+/** @type {any[]} */
+let listed = [];
+
+/** The options of the model picker, one per model (those not ready are shown, disabled). */
+function fillPicker(/** @type {any[]} */ models) {
   picker.replaceChildren(
     ...models.map((m) => {
       const option = new Option(m.ready ? m.name : `${m.name} (${m.status})`, m.name);
@@ -116,6 +116,15 @@ async function loadModels() {
       return option;
     }),
   );
+}
+
+async function loadModels() {
+  const list = await getJson('/v1/models');
+  /** @type {any[]} */
+  const models = list.models;
+  if (models.length === 0) throw new Error('This service has no models.');
+  listed = models;
+  fillPicker(models);
   const wanted = new URLSearchParams(location.search).get('model');
   const ready = models.filter((m) => m.ready);
   const first =
@@ -126,11 +135,29 @@ async function loadModels() {
   picker.value = first.name;
   picker.disabled = false;
   picker.onchange = () => {
-    const m = models.find((x) => x.name === picker.value);
+    const m = listed.find((x) => x.name === picker.value);
     if (m) choose(m);
   };
   choose(first);
 }
+
+/**
+ * Models load, reload and unload while the service runs: refresh the picker now and then, keeping the choice (a
+ * model that went away leaves the current panels as they are until another is picked).
+ */
+const REFRESH_MS = 15_000;
+async function refreshModels() {
+  if (!current || document.hidden) return;
+  try {
+    const list = await getJson('/v1/models');
+    listed = list.models;
+    fillPicker(listed);
+    if (listed.some((m) => m.name === current.name)) picker.value = current.name;
+  } catch {
+    // A failed refresh changes nothing; the next one tries again.
+  }
+}
+setInterval(() => void refreshModels(), REFRESH_MS);
 
 keyInput.value = apiKey();
 keyInput.addEventListener('change', () => {

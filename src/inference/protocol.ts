@@ -97,6 +97,16 @@ export type ToWorker =
       outputs: string[];
       postprocess?: RowPostprocess;
     }
+  /** Load more sessions into a running worker (a model loaded or reloaded while serving). */
+  | {
+      type: 'add';
+      id: number;
+      sessions: SessionSpec[];
+      providers: ExecutionProvider[];
+      threads: ThreadSettings;
+    }
+  /** Release some sessions (a model unloaded, or the old version of a reloaded one). */
+  | { type: 'remove'; id: number; keys: NetworkKey[] }
   | { type: 'release' };
 
 export type FromWorker =
@@ -110,6 +120,8 @@ export type FromWorker =
       computeMs: number;
     }
   | { type: 'error'; id: number; message: string }
+  | { type: 'added'; id: number; sessions: SessionInfo[] }
+  | { type: 'removed'; id: number }
   | { type: 'released' };
 
 export function transferList(tensors: Iterable<{ data: ArrayBufferView }>, extra: ArrayBufferView[] = []) {

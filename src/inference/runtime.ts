@@ -1,6 +1,8 @@
 /**
  * The model runtime: scans the repository, starts the worker pool with every network's session, checks each
  * session against its manifest, warms each up with one run, and runs batched requests through the scheduler.
+ * Models load, reload and unload while serving (Triton's model control): a reload builds and warms the new version
+ * beside the old one and swaps only when it is ready; the old version's sessions go once nothing runs on them.
  */
 import type { FastifyBaseLogger } from 'fastify';
 import type { Config, ExecutionProvider } from '../config.ts';
@@ -21,8 +23,11 @@ import { readNpy } from '../models/npy.ts';
 import {
   type ClassifierEntry,
   displayPath,
+  folderSignature,
+  listFolders,
   type ModelEntry,
   type ScanResult,
+  scanFolder,
   scanModels,
 } from '../models/repository.ts';
 import type { NetworkKey, SessionInfo, SessionSpec, WireTensor } from './protocol.ts';
@@ -65,6 +70,12 @@ export interface ServedModel {
   manifest: Manifest;
   status: ModelStatus;
   error: string | null;
+  /** 1 for the first load, then one more per reload: sessions of each version are keyed apart. */
+  version: number;
+  /** The folder's file fingerprint when this version was read (poll mode reloads when it changes). */
+  signature: string;
+  /** Set while the model unloads: new requests get 503, running ones finish. */
+  unloading: boolean;
   generator: NetworkState;
   /** The StyleGAN-style mapping network, when the model has one. */
   mapping: NetworkState | null;
@@ -91,6 +102,34 @@ export class StartupError extends Error {
 
 export const networkKey = (name: string, network: Network): NetworkKey => `${name}/${network}`;
 
+/** The session key of one network of a model's version: version 1 keeps the plain `<model>/<network>`. */
+export const modelKey = (model: { name: string; version: number }, network: Network): NetworkKey =>
+  model.version <= 1 ? networkKey(model.name, network) : `${model.name}#${model.version}/${network}`;
+
+/** The model version part of a session key (`tiny`, `tiny#2`). */
+const keyPrefix = (key: NetworkKey) => key.slice(0, key.lastIndexOf('/'));
+
+/** Triton's model states, as the repository index reports them. */
+export type RepositoryState = 'READY' | 'UNAVAILABLE' | 'LOADING' | 'UNLOADING';
+
+export interface RepositoryEntry {
+  name: string;
+  /** The version being served (or last tried), '' for a folder never loaded. */
+  version: string;
+  state: RepositoryState;
+  reason: string;
+}
+
+/** Why a model is not serving, or what is happening to it. */
+interface Activity {
+  state: RepositoryState;
+  reason: string;
+  version: number;
+}
+
+/** An old version's sessions are released once no run has used them for this long (a request may run several). */
+const RETIRE_QUIET_MS = 1000;
+
 const newState = (file: string): NetworkState => ({
   file,
   provider: null,
@@ -110,6 +149,15 @@ export class ModelRuntime {
   readonly models = new Map<string, ServedModel>();
   readonly classifiers = new Map<string, ServedClassifier>();
   defaultModel: string | null = null;
+  /** Model versions handed out so far, by name. */
+  private readonly versions = new Map<string, number>();
+  /** Models not serving (failed, unloaded, never loaded) or changing state, by name. */
+  private readonly activity = new Map<string, Activity>();
+  /** Runs in flight per model version (`tiny`, `tiny#2`), and when the last one ended. */
+  private readonly usage = new Map<string, { running: number; lastDone: number }>();
+  private readonly operations = new Map<string, Promise<void>>();
+  private readonly failedSignatures = new Map<string, string>();
+  private pollTimer: NodeJS.Timeout | undefined;
   private pool: WorkerPool | null = null;
   private scheduler: Scheduler | null = null;
   private started = false;
@@ -127,7 +175,7 @@ export class ModelRuntime {
     const fatal = scan.problems.filter((p) => p.name === '' || !this.config.GAN_SKIP_BROKEN_MODELS);
     if (fatal.length > 0) throw new StartupError(fatal.map((p) => p.message).join('\n'));
     for (const p of scan.problems) this.log.error({ model: p.name }, `model unavailable: ${p.message}`);
-    if (scan.models.length === 0) {
+    if (scan.models.length === 0 && this.config.GAN_MODEL_CONTROL !== 'explicit') {
       throw new StartupError(
         `${displayPath(this.config.GAN_MODELS_DIR)}: no models found (expected <name>/model.json beside its ONNX files; npm run import writes both)`,
       );
@@ -142,24 +190,31 @@ export class ModelRuntime {
         network: newState(entry.file),
       });
     }
+    const explicit = this.config.GAN_MODEL_CONTROL === 'explicit';
+    const wantedAtStart = new Set(this.config.GAN_LOAD_MODELS);
+    for (const name of wantedAtStart) {
+      if (explicit && !scan.models.some((m) => m.name === name))
+        throw new StartupError(
+          `GAN_LOAD_MODELS names '${name}' but ${displayPath(this.config.GAN_MODELS_DIR)} has no such model`,
+        );
+    }
     for (const entry of scan.models) {
-      const classifier =
-        [...this.classifiers.values()].find((c) => c.manifest.dataset === entry.manifest.dataset) ?? null;
-      this.models.set(entry.name, {
-        name: entry.name,
-        entry,
-        manifest: entry.manifest,
-        status: 'loading',
-        error: null,
-        generator: newState(entry.generatorFile),
-        mapping: entry.mappingFile ? newState(entry.mappingFile) : null,
-        discriminator: entry.discriminatorFile ? newState(entry.discriminatorFile) : null,
-        wAvg: null,
-        classifier,
-      });
+      if (explicit && !wantedAtStart.has(entry.name)) {
+        this.activity.set(entry.name, {
+          state: 'UNAVAILABLE',
+          reason: 'not loaded (GAN_MODEL_CONTROL=explicit)',
+          version: 0,
+        });
+        continue;
+      }
+      const signature = await folderSignature(this.config.GAN_MODELS_DIR, entry.name);
+      this.models.set(entry.name, this.served(entry, this.nextVersion(entry.name), signature));
+    }
+    for (const p of scan.problems) {
+      if (p.name) this.activity.set(p.name, { state: 'UNAVAILABLE', reason: p.message, version: 0 });
     }
     const wanted = this.config.GAN_DEFAULT_MODEL;
-    if (wanted !== undefined && !this.models.has(wanted)) {
+    if (wanted !== undefined && !this.models.has(wanted) && this.config.GAN_MODEL_CONTROL !== 'explicit') {
       throw new StartupError(
         `GAN_DEFAULT_MODEL is '${wanted}' but ${displayPath(this.config.GAN_MODELS_DIR)} has ${[...this.models.keys()].join(', ')}`,
       );
@@ -170,17 +225,42 @@ export class ModelRuntime {
         `models ${marked.join(', ')} each mark themselves as the default ("default": true); keep one, or set GAN_DEFAULT_MODEL`,
       );
     }
-    this.defaultModel = wanted ?? marked[0] ?? [...this.models.keys()].sort()[0]!;
+    this.defaultModel = wanted ?? marked[0] ?? [...this.models.keys()].sort()[0] ?? null;
     return scan;
+  }
+
+  private nextVersion(name: string): number {
+    const v = (this.versions.get(name) ?? 0) + 1;
+    this.versions.set(name, v);
+    return v;
+  }
+
+  private served(entry: ModelEntry, version: number, signature: string): ServedModel {
+    const classifier =
+      [...this.classifiers.values()].find(
+        (c) => c.status !== 'failed' && c.manifest.dataset === entry.manifest.dataset,
+      ) ?? null;
+    return {
+      name: entry.name,
+      entry,
+      manifest: entry.manifest,
+      status: 'loading',
+      error: null,
+      version,
+      signature,
+      unloading: false,
+      generator: newState(entry.generatorFile),
+      mapping: entry.mappingFile ? newState(entry.mappingFile) : null,
+      discriminator: entry.discriminatorFile ? newState(entry.discriminatorFile) : null,
+      wAvg: null,
+      classifier,
+    };
   }
 
   /** Load every session in the workers, check them against the manifests, and warm each network up. */
   async start(): Promise<void> {
     const specs: SessionSpec[] = [];
-    for (const m of this.models.values()) {
-      for (const [network, state] of this.networksOf(m))
-        specs.push({ key: networkKey(m.name, network), file: state.file });
-    }
+    for (const m of this.models.values()) specs.push(...this.specsOf(m));
     for (const c of this.classifiers.values())
       specs.push({ key: networkKey(c.name, 'classifier'), file: c.network.file });
 
@@ -214,25 +294,10 @@ export class ModelRuntime {
     );
     const infos = new Map((await pool.start(specs)).map((i) => [i.key, i]));
 
-    const apply = (state: NetworkState, key: NetworkKey, label: string): string[] => {
-      const info = infos.get(key)!;
-      state.info = info;
-      state.provider = info.provider;
-      state.skipped = info.skipped;
-      for (const s of info.skipped) {
-        this.log.warn(
-          { network: key, provider: s.provider },
-          `execution provider ${s.provider} skipped: ${s.reason}`,
-        );
-      }
-      if (info.error) return [`${displayPath(state.file)}: ${info.error}`];
-      this.log.info({ network: key, provider: info.provider }, `${label} loaded on ${info.provider}`);
-      return [];
-    };
     const failures: string[] = [];
     for (const c of this.classifiers.values()) {
       const key = networkKey(c.name, 'classifier');
-      const problems = apply(c.network, key, key);
+      const problems = this.apply(c.network, infos.get(key), key);
       if (problems.length === 0) {
         problems.push(
           ...checkClassifier(c.manifest, c.network.info!).map(
@@ -244,47 +309,307 @@ export class ModelRuntime {
       this.settle(c, problems, failures);
     }
     for (const m of this.models.values()) {
-      const networks = this.networksOf(m);
-      const problems = networks.flatMap(([network, state]) => {
-        const key = networkKey(m.name, network);
-        return apply(state, key, key);
-      });
-      if (problems.length === 0) {
-        const at = `${displayPath(m.entry.dir)}/model.json`;
-        for (const [network, state] of networks) {
-          const check: NetworkCheck =
-            network === 'generator'
-              ? checkGenerator(m.manifest, state.info!)
-              : network === 'mapping'
-                ? checkMapping(m.manifest, state.info!)
-                : checkDiscriminator(m.manifest, state.info!);
-          problems.push(...check.problems.map((p) => `${at}: ${p}`));
-          state.inputs = check.inputs;
-          state.outputDims = check.outputDims;
-          state.fixed = fixedTensors(check.inputs);
-        }
-      }
-      if (problems.length === 0) {
-        this.limitImageBatch(m);
-        for (const [network] of networks)
-          problems.push(...(await this.warmUp(networkKey(m.name, network), m.name, network)));
-      }
-      if (problems.length === 0 && m.mapping) problems.push(...(await this.loadWAverage(m)));
-      if (m.classifier && m.classifier.status !== 'ready') m.classifier = null;
+      const started = performance.now();
+      const problems = await this.prepare(m, infos);
       this.settle(m, problems, failures);
+      this.recordLoad(m, problems, started);
     }
     if (failures.length > 0 && !this.config.GAN_SKIP_BROKEN_MODELS) {
       await this.close();
       throw new StartupError(failures.join('\n'));
     }
-    if (![...this.models.values()].some((m) => m.status === 'ready')) {
+    if (
+      ![...this.models.values()].some((m) => m.status === 'ready') &&
+      this.config.GAN_MODEL_CONTROL !== 'explicit'
+    ) {
       await this.close();
       throw new StartupError(`no model could be loaded:\n${failures.join('\n')}`);
     }
-    if (this.models.get(this.defaultModel!)?.status !== 'ready') {
-      this.defaultModel = [...this.models.values()].find((m) => m.status === 'ready')!.name;
+    for (const m of this.models.values()) {
+      if (m.status === 'failed') {
+        this.activity.set(m.name, {
+          state: 'UNAVAILABLE',
+          reason: m.error ?? 'failed to load',
+          version: m.version,
+        });
+      }
     }
+    this.pickDefault();
     this.started = true;
+    this.reportStates();
+    if (this.config.GAN_MODEL_CONTROL === 'poll') this.startPolling();
+  }
+
+  /** The networks' sessions of a model version. */
+  private specsOf(m: ServedModel): SessionSpec[] {
+    return this.networksOf(m).map(([network, state]) => ({ key: modelKey(m, network), file: state.file }));
+  }
+
+  /** Record a session's load report on its state; the problems it has. */
+  private apply(state: NetworkState, info: SessionInfo | undefined, key: NetworkKey): string[] {
+    if (!info) return [`${key}: no inference worker reported this session`];
+    state.info = info;
+    state.provider = info.provider;
+    state.skipped = info.skipped;
+    for (const s of info.skipped) {
+      this.log.warn(
+        { network: key, provider: s.provider },
+        `execution provider ${s.provider} skipped: ${s.reason}`,
+      );
+    }
+    if (info.error) return [`${displayPath(state.file)}: ${info.error}`];
+    this.log.info({ network: key, provider: info.provider }, `${key} loaded on ${info.provider}`);
+    return [];
+  }
+
+  /** Check a loaded model version's sessions against its manifest, warm each network up, find w_avg. */
+  private async prepare(m: ServedModel, infos: ReadonlyMap<NetworkKey, SessionInfo>): Promise<string[]> {
+    const networks = this.networksOf(m);
+    const problems = networks.flatMap(([network, state]) => {
+      const key = modelKey(m, network);
+      return this.apply(state, infos.get(key), key);
+    });
+    if (problems.length === 0) {
+      const at = `${displayPath(m.entry.dir)}/model.json`;
+      for (const [network, state] of networks) {
+        const check: NetworkCheck =
+          network === 'generator'
+            ? checkGenerator(m.manifest, state.info!)
+            : network === 'mapping'
+              ? checkMapping(m.manifest, state.info!)
+              : checkDiscriminator(m.manifest, state.info!);
+        problems.push(...check.problems.map((p) => `${at}: ${p}`));
+        state.inputs = check.inputs;
+        state.outputDims = check.outputDims;
+        state.fixed = fixedTensors(check.inputs);
+      }
+    }
+    if (problems.length === 0) {
+      this.limitImageBatch(m);
+      for (const [network] of networks)
+        problems.push(...(await this.warmUp(modelKey(m, network), m.name, network, m)));
+    }
+    if (problems.length === 0 && m.mapping) problems.push(...(await this.loadWAverage(m)));
+    if (m.classifier && m.classifier.status !== 'ready') m.classifier = null;
+    return problems;
+  }
+
+  private recordLoad(m: { name: string }, problems: string[], started: number) {
+    const outcome = problems.length === 0 ? 'success' : 'failure';
+    this.metrics.modelLoads.inc({ model: m.name, outcome });
+    this.metrics.modelLoadDuration.observe({ model: m.name }, (performance.now() - started) / 1000);
+    this.reportStates();
+  }
+
+  /** gan_model_state: 1 for each model's current state, 0 for the others. */
+  private reportStates() {
+    for (const entry of this.listKnown()) {
+      for (const state of ['READY', 'UNAVAILABLE', 'LOADING', 'UNLOADING'] as const)
+        this.metrics.modelState.set({ model: entry.name, state }, entry.state === state ? 1 : 0);
+    }
+  }
+
+  private isServing(name: string | null | undefined): name is string {
+    if (name === null || name === undefined) return false;
+    const m = this.models.get(name);
+    return m !== undefined && m.status === 'ready' && !m.unloading;
+  }
+
+  /** The default model: the configured or marked one when serving, else the first serving model, else none. */
+  private pickDefault() {
+    if (this.isServing(this.defaultModel)) return;
+    const configured = this.config.GAN_DEFAULT_MODEL;
+    const marked = [...this.models.values()].find((m) => m.manifest.default)?.name;
+    const candidates = [configured, marked, ...[...this.models.keys()].sort()];
+    this.defaultModel = candidates.find((n) => this.isServing(n)) ?? this.defaultModel;
+  }
+
+  /** Every model the runtime knows of: serving, failed, loading, unloading, or seen in the folder only. */
+  private listKnown(): RepositoryEntry[] {
+    const out = new Map<string, RepositoryEntry>();
+    for (const [name, a] of this.activity) {
+      out.set(name, {
+        name,
+        version: a.version > 0 ? String(a.version) : '',
+        state: a.state,
+        reason: a.reason,
+      });
+    }
+    for (const m of this.models.values()) {
+      const pending = this.activity.get(m.name);
+      let state: RepositoryState = m.unloading ? 'UNLOADING' : m.status === 'ready' ? 'READY' : 'UNAVAILABLE';
+      // A reload in progress or one that failed leaves this version serving; the index says what happened to it.
+      let reason = state === 'UNAVAILABLE' ? (m.error ?? '') : '';
+      if (state === 'READY' && pending?.state === 'UNAVAILABLE')
+        reason = `serving version ${m.version}; version ${pending.version} failed: ${pending.reason}`;
+      if (state === 'READY' && pending?.state === 'LOADING') reason = `loading version ${pending.version}`;
+      if (m.unloading) state = 'UNLOADING';
+      out.set(m.name, { name: m.name, version: String(m.version), state, reason });
+    }
+    return [...out.values()].sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  /**
+   * The repository index (Triton's `POST /v2/repository/index`): every model folder in GAN_MODELS_DIR and every
+   * model served, with its version, state and the reason it is not serving.
+   */
+  async index(): Promise<RepositoryEntry[]> {
+    const known = new Map(this.listKnown().map((e) => [e.name, e]));
+    for (const name of (await listFolders(this.config.GAN_MODELS_DIR)) ?? []) {
+      if (known.has(name) || this.classifiers.has(name)) continue;
+      known.set(name, { name, version: '', state: 'UNAVAILABLE', reason: 'not loaded' });
+    }
+    return [...known.values()].sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  /** Operations on one model run one at a time, in order. */
+  private serially<T>(name: string, op: () => Promise<T>): Promise<T> {
+    const previous = this.operations.get(name) ?? Promise.resolve();
+    const next = previous.then(op, op);
+    const settled = next.then(
+      () => {},
+      () => {},
+    );
+    this.operations.set(name, settled);
+    void settled.then(() => {
+      if (this.operations.get(name) === settled) this.operations.delete(name);
+    });
+    return next;
+  }
+
+  /**
+   * Load a model from its folder, or reload it: the new version is loaded in every worker, checked and warmed up
+   * beside the old one, then swapped in; requests queued or running on the old version finish on it, and its
+   * sessions are released once nothing uses them. A load that fails leaves the old version serving.
+   * @returns the problems, empty when the model serves the new version
+   */
+  load(name: string): Promise<string[]> {
+    return this.serially(name, async () => {
+      if (!this.started || this.closed || !this.pool)
+        throw new ServiceError('GAN_ERR_NOT_READY', 'the runtime is not running', undefined, {
+          retryAfter: 1,
+        });
+      const started = performance.now();
+      const root = this.config.GAN_MODELS_DIR;
+      const found = await scanFolder(root, name);
+      const old = this.models.get(name);
+      const version = this.nextVersion(name);
+      const fail = (problems: string[]) => {
+        const reason = problems.join('; ');
+        this.activity.set(name, { state: 'UNAVAILABLE', reason, version });
+        this.log.error({ model: name, version }, `model ${old ? 'reload' : 'load'} failed: ${reason}`);
+        this.recordLoad({ name }, problems, started);
+        return problems;
+      };
+      if (!found.model)
+        return fail([found.problem?.message ?? `${displayPath(root)}/${name}: not a model folder`]);
+      this.activity.set(name, { state: 'LOADING', reason: '', version });
+      this.reportStates();
+      const m = this.served(found.model, version, await folderSignature(root, name));
+      const specs = this.specsOf(m);
+      const infos = new Map((await this.pool.add(specs)).map((i) => [i.key, i]));
+      const problems = await this.prepare(m, infos);
+      if (problems.length > 0) {
+        await this.pool.remove(specs.map((s) => s.key));
+        return fail(problems);
+      }
+      m.status = 'ready';
+      this.models.set(name, m);
+      this.activity.delete(name);
+      this.pickDefault();
+      this.log.info(
+        { model: name, version },
+        `model ${name} version ${version} ${old ? 'reloaded' : 'loaded'}`,
+      );
+      this.recordLoad(m, [], started);
+      if (old) await this.retire(old);
+      return [];
+    });
+  }
+
+  /**
+   * Unload a model: new requests get 503 while it unloads and 404 after; requests already running finish; its
+   * sessions are released in every worker.
+   */
+  unload(name: string): Promise<void> {
+    return this.serially(name, async () => {
+      const m = this.models.get(name);
+      if (!m) throw new ServiceError('GAN_ERR_MODEL_NOT_FOUND', `no model named '${name}' is loaded`, 'name');
+      const started = performance.now();
+      m.unloading = true;
+      this.activity.set(name, { state: 'UNLOADING', reason: '', version: m.version });
+      this.pickDefault();
+      this.reportStates();
+      await this.retire(m);
+      if (this.models.get(name) === m) this.models.delete(name);
+      this.activity.set(name, { state: 'UNAVAILABLE', reason: 'unloaded', version: m.version });
+      if (this.defaultModel === name) this.defaultModel = null;
+      this.pickDefault();
+      this.metrics.modelUnloads.inc({ model: name });
+      this.metrics.modelUnloadDuration.observe({ model: name }, (performance.now() - started) / 1000);
+      this.reportStates();
+      this.log.info({ model: name, version: m.version }, `model ${name} unloaded`);
+    });
+  }
+
+  /** Wait until no run uses a model version (none running, none for RETIRE_QUIET_MS), then release its sessions. */
+  private async retire(m: ServedModel): Promise<void> {
+    const prefix = keyPrefix(modelKey(m, 'generator'));
+    const deadline = performance.now() + this.config.GAN_SHUTDOWN_TIMEOUT_MS;
+    for (;;) {
+      const use = this.usage.get(prefix);
+      const idleFor = use ? performance.now() - use.lastDone : Number.POSITIVE_INFINITY;
+      if ((!use || use.running === 0) && idleFor >= RETIRE_QUIET_MS) break;
+      if (performance.now() > deadline) {
+        this.log.warn(
+          { model: m.name, version: m.version },
+          'releasing a model version with work still running',
+        );
+        break;
+      }
+      const wait = use && use.running > 0 ? 20 : Math.max(1, RETIRE_QUIET_MS - idleFor);
+      await new Promise((resolve) => setTimeout(resolve, wait));
+    }
+    this.usage.delete(prefix);
+    await this.pool?.remove(this.specsOf(m).map((s) => s.key));
+  }
+
+  /**
+   * Poll mode: every GAN_POLL_SECONDS, new folders load, changed ones (a file replaced) reload, removed ones unload.
+   * A version that failed is not retried until its files change again.
+   */
+  private startPolling() {
+    const every = this.config.GAN_POLL_SECONDS * 1000;
+    const tick = async () => {
+      if (this.closed) return;
+      try {
+        await this.poll();
+      } catch (err) {
+        this.log.error({ err }, 'polling the model repository failed');
+      }
+      if (!this.closed) this.pollTimer = setTimeout(tick, every).unref();
+    };
+    this.pollTimer = setTimeout(tick, every).unref();
+  }
+
+  /** One look at the repository, as poll mode takes every GAN_POLL_SECONDS. */
+  async poll(): Promise<void> {
+    const root = this.config.GAN_MODELS_DIR;
+    const folders = (await listFolders(root)) ?? [];
+    const present = new Set(folders);
+    for (const name of folders) {
+      if (this.classifiers.has(name)) continue;
+      const signature = await folderSignature(root, name);
+      const current = this.models.get(name);
+      if (current && current.signature === signature) continue;
+      if (this.failedSignatures.get(name) === signature) continue;
+      const problems = await this.load(name);
+      if (problems.length > 0) this.failedSignatures.set(name, signature);
+      else this.failedSignatures.delete(name);
+    }
+    for (const name of [...this.models.keys()]) {
+      if (!present.has(name)) await this.unload(name);
+    }
   }
 
   private settle(
@@ -303,9 +628,14 @@ export class ModelRuntime {
   }
 
   /** One zero-input run per network, so the first real request doesn't pay for allocation and JIT. */
-  private async warmUp(key: NetworkKey, name: string, network: Network): Promise<string[]> {
+  private async warmUp(
+    key: NetworkKey,
+    name: string,
+    network: Network,
+    model?: ServedModel,
+  ): Promise<string[]> {
     try {
-      const request = this.zeroRequest(key, name, network);
+      const request = this.zeroRequest(key, name, network, model);
       const result = await this.scheduler!.submit(request);
       const problems: string[] = [];
       for (const [outName, t] of Object.entries(result.outputs)) {
@@ -318,7 +648,7 @@ export class ModelRuntime {
     }
   }
 
-  private zeroRequest(key: NetworkKey, name: string, network: Network): NetworkRequest {
+  private zeroRequest(key: NetworkKey, name: string, network: Network, model?: ServedModel): NetworkRequest {
     if (network === 'classifier') {
       const c = this.classifiers.get(name)!;
       const img = c.manifest.image;
@@ -337,7 +667,7 @@ export class ModelRuntime {
         outputs: [c.manifest.output, c.manifest.features],
       };
     }
-    const m = this.models.get(name)!;
+    const m = model ?? this.models.get(name)!;
     const state = this.networkState(m, network);
     const rowOf = (role: 'latent' | 'w-latent' | 'image') => {
       const dims = state.inputs.find((i) => i.spec.role === role)?.dims;
@@ -377,8 +707,8 @@ export class ModelRuntime {
     const { width, height } = m.manifest.image;
     const max = Math.max(1, Math.floor(this.config.GAN_MAX_BATCH_PIXELS / (width * height)));
     if (max >= this.config.GAN_MAX_BATCH) return;
-    this.scheduler!.limitBatch(networkKey(m.name, 'generator'), max);
-    if (m.discriminator) this.scheduler!.limitBatch(networkKey(m.name, 'discriminator'), max);
+    this.scheduler!.limitBatch(modelKey(m, 'generator'), max);
+    if (m.discriminator) this.scheduler!.limitBatch(modelKey(m, 'discriminator'), max);
     this.log.info({ model: m.name }, `batches of ${m.name} capped at ${max} images (GAN_MAX_BATCH_PIXELS)`);
   }
 
@@ -429,7 +759,7 @@ export class ModelRuntime {
           state.fixed,
         );
         const result = await this.scheduler!.submit({
-          key: networkKey(m.name, 'mapping'),
+          key: modelKey(m, 'mapping'),
           model: m.name,
           network: 'mapping',
           rows,
@@ -439,7 +769,7 @@ export class ModelRuntime {
         sumRows(result.outputs[map.output]!.data as Float32Array, rowSize, sums);
       }
     } catch (err) {
-      return [`${networkKey(m.name, 'mapping')}: estimating w_avg failed: ${(err as Error).message}`];
+      return [`${modelKey(m, 'mapping')}: estimating w_avg failed: ${(err as Error).message}`];
     }
     m.wAvg = {
       data: Float32Array.from(sums, (v) => v / total),
@@ -485,6 +815,11 @@ export class ModelRuntime {
     if (m.status !== 'ready') {
       throw new ServiceError('GAN_ERR_MODEL_UNAVAILABLE', `model '${m.name}' is unavailable`, field);
     }
+    if (m.unloading) {
+      throw new ServiceError('GAN_ERR_MODEL_UNAVAILABLE', `model '${m.name}' is unloading`, field, {
+        retryAfter: 1,
+      });
+    }
     return m;
   }
 
@@ -494,14 +829,27 @@ export class ModelRuntime {
         retryAfter: 1,
       });
     }
-    const result = await this.scheduler.submit(request);
-    this.metrics.images.inc({ model: request.model, network: request.network }, request.rows);
-    return result;
+    const prefix = keyPrefix(request.key);
+    let use = this.usage.get(prefix);
+    if (!use) {
+      use = { running: 0, lastDone: 0 };
+      this.usage.set(prefix, use);
+    }
+    use.running++;
+    try {
+      const result = await this.scheduler.submit(request);
+      this.metrics.images.inc({ model: request.model, network: request.network }, request.rows);
+      return result;
+    } finally {
+      use.running--;
+      use.lastDone = performance.now();
+    }
   }
 
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    clearTimeout(this.pollTimer);
     await this.pool?.close();
   }
 }

@@ -6,13 +6,20 @@ import { EventEmitter } from 'node:events';
 import type { FastifyBaseLogger } from 'fastify';
 import type { ExecutionProvider } from '../config.ts';
 import { ServiceError } from '../errors.ts';
-import type { FromWorker, SessionInfo, SessionSpec, ToWorker } from './protocol.ts';
+import type { FromWorker, NetworkKey, SessionInfo, SessionSpec, ToWorker } from './protocol.ts';
 import { transferList } from './protocol.ts';
 import type { ThreadSettings } from './providers.ts';
 import { type Isolation, WorkerHandle } from './worker-handle.ts';
 
 export type RunJob = Omit<Extract<ToWorker, { type: 'run' }>, 'type' | 'id'>;
 export type RunResult = Omit<Extract<FromWorker, { type: 'result' }>, 'type' | 'id'>;
+
+const EMPTY_INFO: Omit<SessionInfo, 'key' | 'error'> = {
+  provider: null,
+  skipped: [],
+  inputs: [],
+  outputs: [],
+};
 
 interface Pending {
   resolve: (r: RunResult) => void;
@@ -25,6 +32,8 @@ export class PoolWorker {
   everReady = false;
   busy = false;
   readonly pending = new Map<number, Pending>();
+  /** Control messages (add/remove) sent and not yet answered. */
+  readonly control = new Set<number>();
   loaded?: Promise<SessionInfo[]>;
 
   constructor(
@@ -49,6 +58,11 @@ export class WorkerPool extends EventEmitter<{
   readonly workers: PoolWorker[] = [];
   private specs: SessionSpec[] = [];
   private nextId = 1;
+  /** Replies to add/remove, by message id. */
+  private readonly control = new Map<
+    number,
+    { left: number; infos: SessionInfo[] | null; done: () => void }
+  >();
   private closing = false;
   /** Set once start() has loaded every worker; crashes before that fail start() instead of restarting. */
   private started = false;
@@ -64,6 +78,53 @@ export class WorkerPool extends EventEmitter<{
     const reports = await Promise.all(this.workers.map((w) => w.loaded!));
     this.started = true;
     return reports[0] ?? [];
+  }
+
+  /**
+   * Load more sessions into every worker (a model loaded or reloaded while serving); resolves with the first
+   * worker's report. Workers started later (a crashed one's replacement) load them too.
+   */
+  async add(specs: SessionSpec[]): Promise<SessionInfo[]> {
+    this.specs = [...this.specs, ...specs];
+    const reply = await this.broadcast((id) => ({
+      type: 'add',
+      id,
+      sessions: specs,
+      providers: this.options.providers,
+      threads: this.options.threads,
+    }));
+    return (
+      reply ?? specs.map((s) => ({ ...EMPTY_INFO, key: s.key, error: 'no inference worker is running' }))
+    );
+  }
+
+  /** Release sessions in every worker (an unloaded model, the old version of a reloaded one). */
+  async remove(keys: NetworkKey[]): Promise<void> {
+    const gone = new Set(keys);
+    this.specs = this.specs.filter((s) => !gone.has(s.key));
+    await this.broadcast((id) => ({ type: 'remove', id, keys }));
+  }
+
+  /** Send a control message to every ready worker and wait for each reply (a worker that dies counts as done). */
+  private broadcast(make: (id: number) => ToWorker): Promise<SessionInfo[] | null> {
+    const targets = this.workers.filter((w) => w.ready);
+    if (targets.length === 0) return Promise.resolve(null);
+    const id = this.nextId++;
+    return new Promise((resolve) => {
+      const entry = { left: targets.length, infos: null as SessionInfo[] | null, done: () => {} };
+      entry.done = () => {
+        entry.left--;
+        if (entry.left === 0) {
+          this.control.delete(id);
+          resolve(entry.infos);
+        }
+      };
+      this.control.set(id, entry);
+      for (const w of targets) {
+        w.control.add(id);
+        w.handle.post(make(id));
+      }
+    });
   }
 
   get readyCount(): number {
@@ -126,6 +187,14 @@ export class WorkerPool extends EventEmitter<{
   }
 
   private onMessage(worker: PoolWorker, msg: FromWorker) {
+    if (msg.type === 'added' || msg.type === 'removed') {
+      const entry = this.control.get(msg.id);
+      worker.control.delete(msg.id);
+      if (!entry) return;
+      if (msg.type === 'added' && entry.infos === null) entry.infos = msg.sessions;
+      entry.done();
+      return;
+    }
     if (msg.type !== 'result' && msg.type !== 'error') return;
     const pending = worker.pending.get(msg.id);
     if (!pending) return;
@@ -148,6 +217,9 @@ export class WorkerPool extends EventEmitter<{
       );
     }
     worker.pending.clear();
+    // Control messages it will never answer: done for this worker (its replacement loads the current specs).
+    for (const id of worker.control) this.control.get(id)?.done();
+    worker.control.clear();
     if (this.closing || !this.started) return;
     this.options.log.error({ worker: worker.index, code }, 'inference worker exited; restarting it');
     this.emit('crash', worker.index);

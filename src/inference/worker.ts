@@ -5,11 +5,20 @@
  */
 import { parentPort } from 'node:worker_threads';
 import * as ort from 'onnxruntime-node';
+import type { ExecutionProvider } from '../config.ts';
 import { applyRowStep } from '../imaging/row-steps.ts';
 import { float16BitsToFloat32, float32ToFloat16Bits } from './float16.ts';
-import type { FromWorker, PackedRows, SessionInfo, ToWorker, ValueInfo, WireTensor } from './protocol.ts';
+import type {
+  FromWorker,
+  PackedRows,
+  SessionInfo,
+  SessionSpec,
+  ToWorker,
+  ValueInfo,
+  WireTensor,
+} from './protocol.ts';
 import { packRows, transferList } from './protocol.ts';
-import { createSession } from './providers.ts';
+import { createSession, type ThreadSettings } from './providers.ts';
 
 /** The channel to the pool: a worker thread's port, or a forked process's IPC channel. */
 const port = parentPort ?? {
@@ -62,47 +71,64 @@ function feedTensor(key: string, name: string, t: WireTensor): ort.Tensor {
   return new ort.Tensor(t.type, t.data, t.dims);
 }
 
+async function loadSession(
+  spec: SessionSpec,
+  providers: ExecutionProvider[],
+  threads: ThreadSettings,
+): Promise<SessionInfo> {
+  try {
+    const created = await createSession(spec.file, providers, threads);
+    sessions.set(spec.key, created.session);
+    halfInputs.set(
+      spec.key,
+      new Set(
+        created.session.inputMetadata.filter((m) => m.isTensor && m.type === 'float16').map((m) => m.name),
+      ),
+    );
+    return {
+      key: spec.key,
+      provider: created.provider,
+      skipped: created.skipped,
+      error: null,
+      inputs: describe(created.session.inputMetadata),
+      outputs: describe(created.session.outputMetadata),
+    };
+  } catch (err) {
+    const skipped = (err as { skipped?: SessionInfo['skipped'] }).skipped ?? [];
+    return {
+      key: spec.key,
+      provider: null,
+      skipped,
+      error: err instanceof Error ? err.message : String(err),
+      inputs: [],
+      outputs: [],
+    };
+  }
+}
+
 function post(message: FromWorker, transfer: ArrayBuffer[] = []) {
   if (parentPort) parentPort.postMessage(message, transfer);
   else port.postMessage(message);
 }
 
 port.on('message', async (msg: ToWorker) => {
-  if (msg.type === 'load') {
+  if (msg.type === 'load' || msg.type === 'add') {
     const infos: SessionInfo[] = [];
-    for (const spec of msg.sessions) {
-      try {
-        const created = await createSession(spec.file, msg.providers, msg.threads);
-        sessions.set(spec.key, created.session);
-        halfInputs.set(
-          spec.key,
-          new Set(
-            created.session.inputMetadata
-              .filter((m) => m.isTensor && m.type === 'float16')
-              .map((m) => m.name),
-          ),
-        );
-        infos.push({
-          key: spec.key,
-          provider: created.provider,
-          skipped: created.skipped,
-          error: null,
-          inputs: describe(created.session.inputMetadata),
-          outputs: describe(created.session.outputMetadata),
-        });
-      } catch (err) {
-        const skipped = (err as { skipped?: SessionInfo['skipped'] }).skipped ?? [];
-        infos.push({
-          key: spec.key,
-          provider: null,
-          skipped,
-          error: err instanceof Error ? err.message : String(err),
-          inputs: [],
-          outputs: [],
-        });
-      }
+    for (const spec of msg.sessions) infos.push(await loadSession(spec, msg.providers, msg.threads));
+    post(
+      msg.type === 'load'
+        ? { type: 'loaded', sessions: infos }
+        : { type: 'added', id: msg.id, sessions: infos },
+    );
+    return;
+  }
+  if (msg.type === 'remove') {
+    for (const key of msg.keys) {
+      await sessions.get(key)?.release();
+      sessions.delete(key);
+      halfInputs.delete(key);
     }
-    post({ type: 'loaded', sessions: infos });
+    post({ type: 'removed', id: msg.id });
     return;
   }
   if (msg.type === 'release') {

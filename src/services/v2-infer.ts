@@ -8,7 +8,7 @@
  */
 import { ServiceError } from '../errors.ts';
 import type { TensorType } from '../inference/protocol.ts';
-import { type ModelRuntime, type NetworkState, networkKey, type ServedModel } from '../inference/runtime.ts';
+import { type ModelRuntime, modelKey, type NetworkState, type ServedModel } from '../inference/runtime.ts';
 import type { NetworkRequest } from '../inference/scheduler.ts';
 import { MAX_LATENT_ABS } from '../schemas/common.ts';
 import { API_VERSION } from '../version.ts';
@@ -392,7 +392,7 @@ export async function infer(
     return spec;
   });
   const result = await runtime.run({
-    key: networkKey(t.model.name, t.network),
+    key: modelKey(t.model, t.network),
     model: t.model.name,
     network: t.network,
     rows: rows!,
