@@ -332,11 +332,15 @@ describe('URLs and malformed HTTP', () => {
 
 describe('static files, body types and encodings', () => {
   it('answers a missing file under /docs/static 404, and a path out of it 404 (not 405 or 403)', async () => {
-    expect(expectError(await t.app.inject('/docs/static/nonexistent.js'), 404).code).toBe('GAN_ERR_NOT_FOUND');
+    expect(expectError(await t.app.inject('/docs/static/nonexistent.js'), 404).code).toBe(
+      'GAN_ERR_NOT_FOUND',
+    );
     for (const path of ['/docs/static/../../package.json', '/docs/static//etc/passwd']) {
       const reply = await raw(`GET ${path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
       expect(reply, path).toMatch(/^HTTP\/1\.1 404 /);
-      expect(JSON.parse(reply.slice(reply.indexOf('\r\n\r\n') + 4)).error.code, path).toBe('GAN_ERR_NOT_FOUND');
+      expect(JSON.parse(reply.slice(reply.indexOf('\r\n\r\n') + 4)).error.code, path).toBe(
+        'GAN_ERR_NOT_FOUND',
+      );
     }
   });
 
