@@ -6,10 +6,13 @@
  * tensors are the ONNX inputs and outputs; inference goes through the same scheduler, batching and workers as
  * /generate. Errors are ServiceErrors naming the field, mapped to each transport's status codes.
  */
+
+import { createHash } from 'node:crypto';
 import { ServiceError } from '../errors.ts';
-import type { TensorType } from '../inference/protocol.ts';
+import type { TensorType, WireTensor } from '../inference/protocol.ts';
 import { type ModelRuntime, modelKey, type NetworkState, type ServedModel } from '../inference/runtime.ts';
 import type { NetworkRequest } from '../inference/scheduler.ts';
+import { feedsFor } from '../models/feeds.ts';
 import { MAX_LATENT_ABS } from '../schemas/common.ts';
 import { API_VERSION } from '../version.ts';
 import {
@@ -309,6 +312,10 @@ export async function infer(
     throw bad(`at most ${MAX_V2_TENSORS} inputs; got ${request.inputs.length}`);
   let rows: number | undefined;
   const feeds: NetworkRequest['inputs'] = {};
+  // Inputs without a batch axis (a truncation scalar, a constant, a noise tensor) are fed whole, once per batch.
+  const fixed: Record<string, WireTensor> = {};
+  let fixedKey = '';
+  const unbatched = (n: string) => t.state.inputs.some((r) => r.spec.name === n && !r.batched);
   for (const input of request.inputs) {
     const spec = expected.find((s) => s.name === input.name);
     if (!spec) {
@@ -335,11 +342,13 @@ export async function infer(
         throw bad(`input '${input.name}' has shape [${shape}]; expected [${spec.shape}]`);
       }
     });
-    const n = shape[0] ?? 1;
+    const whole = unbatched(input.name);
+    const n = whole ? (rows ?? 1) : (shape[0] ?? 1);
     if (n < 1 || n > MAX_V2_ROWS)
       throw bad(`input '${input.name}' has batch ${n}; expected 1..${MAX_V2_ROWS}`);
-    if (rows !== undefined && n !== rows) throw bad(`inputs disagree on the batch size (${rows} and ${n})`);
-    rows = n;
+    if (!whole && rows !== undefined && n !== rows)
+      throw bad(`inputs disagree on the batch size (${rows} and ${n})`);
+    if (!whole) rows = n;
     const count = elementCount(shape);
     let values: V2Values;
     if (input.raw !== undefined) {
@@ -362,9 +371,29 @@ export async function infer(
       }
       values = valuesFromNumbers(input, spec, numbers);
     }
-    feeds[input.name] = { type: FEED_TYPE[spec.datatype], data: values, rowDims: shape.slice(1) };
+    if (whole) {
+      fixed[input.name] = { type: FEED_TYPE[spec.datatype], data: values, dims: [...shape] };
+      fixedKey += `${input.name}=${createHash('sha1')
+        .update(new Uint8Array(values.buffer, values.byteOffset, values.byteLength))
+        .digest('base64')};`;
+    } else {
+      feeds[input.name] = { type: FEED_TYPE[spec.datatype], data: values, rowDims: shape.slice(1) };
+    }
   }
-  const missing = expected.filter((s) => !feeds[s.name]);
+  // What the client left out and the model can fill itself: constants, seeded noise, a truncation input's default.
+  const fillable = t.state.inputs.filter(
+    (r) =>
+      !feeds[r.spec.name] &&
+      !fixed[r.spec.name] &&
+      (r.spec.role === 'constant' || r.spec.role === 'noise' || r.spec.role === 'truncation'),
+  );
+  if (fillable.length > 0) {
+    const filled = feedsFor(fillable, { rows: rows ?? 1 }, t.model.manifest.numClasses, t.state.fixed);
+    Object.assign(feeds, filled.inputs);
+    Object.assign(fixed, filled.fixed);
+    fixedKey += filled.fixedKey;
+  }
+  const missing = expected.filter((s) => !feeds[s.name] && !fixed[s.name]);
   if (missing.length > 0) {
     throw bad(
       `missing input${missing.length > 1 ? 's' : ''} ${missing.map((s) => `'${s.name}'`).join(', ')}`,
@@ -395,8 +424,9 @@ export async function infer(
     key: modelKey(t.model, t.network),
     model: t.model.name,
     network: t.network,
-    rows: rows!,
+    rows: rows ?? 1,
     inputs: feeds,
+    ...(Object.keys(fixed).length > 0 ? { fixed, fixedKey } : {}),
     outputs: wanted,
   });
   return {

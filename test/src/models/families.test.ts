@@ -422,3 +422,66 @@ describe('layouts, ranges and sizes', () => {
     expect((await runs()) - before).toBe(2);
   });
 });
+
+describe('the v2 protocol over every family', () => {
+  const infer = (name: string, body: unknown) => post(`/v2/models/${name}/infer`, body);
+  const z = (rows: number, dim: number) => Array.from({ length: rows * dim }, (_, i) => Math.sin(i));
+
+  it('lists only the generator of a generator-only model, with every input of the export', async () => {
+    expect(
+      (await app.inject({ method: 'GET', url: '/v2/models/stylegan-single-discriminator' })).statusCode,
+    ).toBe(404);
+    const meta = (await app.inject({ method: 'GET', url: '/v2/models/stylegan-single-generator' })).json<{
+      inputs: Array<{ name: string; datatype: string; shape: number[] }>;
+    }>();
+    expect(meta.inputs.map((i) => [i.name, i.datatype, i.shape])).toEqual([
+      ['z', 'FP32', [-1, 512]],
+      ['truncation_psi', 'FP32', []],
+      ['noise_mode', 'INT64', []],
+    ]);
+  });
+
+  it('fills the inputs a client leaves out (constants, noise, a truncation default) and feeds given scalars whole', async () => {
+    const plain = await infer('stylegan-single-generator', {
+      inputs: [{ name: 'z', datatype: 'FP32', shape: [2, 512], data: z(2, 512) }],
+    });
+    expect(plain.statusCode).toBe(200);
+    const out = plain.json<{ outputs: Array<{ name: string; shape: number[]; data: number[] }> }>()
+      .outputs[0]!;
+    expect(out.shape).toEqual([2, 3, 64, 64]);
+    const truncated = await infer('stylegan-single-generator', {
+      inputs: [
+        { name: 'z', datatype: 'FP32', shape: [2, 512], data: z(2, 512) },
+        { name: 'truncation_psi', datatype: 'FP32', shape: [], data: [0.5] },
+      ],
+    });
+    expect(truncated.statusCode).toBe(200);
+    const t = truncated.json<{ outputs: Array<{ data: number[] }> }>().outputs[0]!;
+    expect(t.data).not.toEqual(out.data);
+    const biggan = await infer('biggan-generator', {
+      inputs: [
+        { name: 'z', datatype: 'FP32', shape: [1, 128], data: z(1, 128) },
+        {
+          name: 'y',
+          datatype: 'FP32',
+          shape: [1, 1000],
+          data: Array.from({ length: 1000 }, (_, i) => (i === 7 ? 1 : 0)),
+        },
+      ],
+    });
+    expect(biggan.statusCode).toBe(200);
+  });
+
+  it('takes and returns FP16 for a float16 export, and 4-D latents for a PyTorch DCGAN', async () => {
+    const meta = (await app.inject({ method: 'GET', url: '/v2/models/dcgan-fp16-generator' })).json<{
+      inputs: Array<{ datatype: string; shape: number[] }>;
+      outputs: Array<{ datatype: string }>;
+    }>();
+    expect(meta.inputs[0]).toMatchObject({ datatype: 'FP16', shape: [-1, 100, 1, 1] });
+    const res = await infer('dcgan-fp16-generator', {
+      inputs: [{ name: 'input', datatype: 'FP16', shape: [1, 100, 1, 1], data: z(1, 100) }],
+    });
+    expect(res.statusCode).toBe(200);
+    expect(res.json<{ outputs: Array<{ shape: number[] }> }>().outputs[0]!.shape).toEqual([1, 3, 64, 64]);
+  });
+});
