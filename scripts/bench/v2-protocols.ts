@@ -3,8 +3,9 @@
  * batch size over HTTP with JSON tensors, HTTP with binary tensor data, and gRPC with raw contents, against the
  * real service (src/server.ts in its own process, GAN_GRPC_PORT set, the service's defaults otherwise). Load comes
  * from this process: a closed loop of `--connections` requests in flight per protocol (HTTP keep-alive sockets;
- * one gRPC channel, as Triton's clients use), timed per request. Before timing, the three answers to the same
- * latents are checked to be the same numbers. Prints a Markdown table and writes the figures to `<out>.json`.
+ * one gRPC channel, as Triton's clients use), timed per request, with the CPU time the service and this process
+ * spent per request (from /proc). Before timing, the three answers to the same latents are checked to be the same
+ * numbers. Prints a Markdown table and writes the figures to `<out>.json`.
  *
  *   npm run bench:v2 -- [--model mnist-dcgan] [--models-dir models] [--batches 1,64] [--connections 16]
  *                       [--seconds 10] [--out docs/raw/benchmarks-v2]
@@ -19,7 +20,7 @@ import { inferenceService, type ModelInferRequest } from '../../src/grpc/proto.t
 import { RandomState } from '../../src/latent/random-state.ts';
 import { freePort, startService, waitReady } from '../../test/helpers/process.ts';
 import { commandLine } from '../command-line.ts';
-import { log, median, round } from './harness.ts';
+import { log, median, processTreeCpu, round } from './harness.ts';
 
 export const HEADER_LENGTH = 'inference-header-content-length';
 
@@ -57,6 +58,10 @@ export interface V2BenchRow {
   p99Ms: number;
   /** Request + response payload (bodies; HTTP headers and gRPC framing excluded). */
   bytesPerRequest: number;
+  /** CPU time of the service (event loop and inference workers) per answered request; 0 where there is no /proc. */
+  serverCpuUsPerRequest: number;
+  /** CPU time of this process (the load generator: encoding, decoding, the client library) per answered request. */
+  clientCpuUsPerRequest: number;
 }
 
 const quantile = (sorted: number[], q: number) =>
@@ -241,7 +246,14 @@ export async function run(options: V2BenchOptions): Promise<V2BenchRow[]> {
       }
       for (const [protocol, send] of senders) {
         await closedLoop(send, options.connections, Math.min(2, options.seconds)); // warm-up
+        const server0 = processTreeCpu(svc.child.pid!);
+        const client0 = process.cpuUsage();
         const r = await closedLoop(send, options.connections, options.seconds);
+        const client = process.cpuUsage(client0);
+        const server1 = processTreeCpu(svc.child.pid!);
+        let serverCpu = 0;
+        for (const [pid, cpu] of server1) serverCpu += cpu - (server0.get(pid) ?? 0);
+        const answered = Math.max(1, r.latencies.length);
         const sorted = [...r.latencies].sort((a, b) => a - b);
         const rps = r.latencies.length / r.elapsed;
         const row: V2BenchRow = {
@@ -255,6 +267,8 @@ export async function run(options: V2BenchOptions): Promise<V2BenchRow[]> {
           p50Ms: round(quantile(sorted, 0.5), 2),
           p99Ms: round(quantile(sorted, 0.99), 2),
           bytesPerRequest: Math.round(median(r.bytes)),
+          serverCpuUsPerRequest: Math.round((serverCpu * 1e6) / answered),
+          clientCpuUsPerRequest: Math.round((client.user + client.system) / answered),
         };
         rows.push(row);
         log(
@@ -273,12 +287,13 @@ export async function run(options: V2BenchOptions): Promise<V2BenchRow[]> {
 
 export function markdown(rows: V2BenchRow[]): string {
   const lines = [
-    '| batch | protocol | requests/s | images/s | p50 ms | p99 ms | bytes/request |',
-    '| ---: | --- | ---: | ---: | ---: | ---: | ---: |',
+    '| batch | protocol | requests/s | images/s | p50 ms | p99 ms | bytes/request | server CPU µs/request | client CPU µs/request |',
+    '| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
   ];
   for (const r of rows) {
     lines.push(
-      `| ${r.batch} | ${r.protocol} | ${r.requestsPerSecond} | ${r.imagesPerSecond} | ${r.p50Ms} | ${r.p99Ms} | ${r.bytesPerRequest.toLocaleString('en')} |`,
+      `| ${r.batch} | ${r.protocol} | ${r.requestsPerSecond} | ${r.imagesPerSecond} | ${r.p50Ms} | ${r.p99Ms} | ` +
+        `${r.bytesPerRequest.toLocaleString('en')} | ${r.serverCpuUsPerRequest.toLocaleString('en')} | ${r.clientCpuUsPerRequest.toLocaleString('en')} |`,
     );
   }
   return lines.join('\n');
