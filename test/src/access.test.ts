@@ -111,6 +111,21 @@ describe('GAN_API_KEYS_SCOPE', () => {
     expect(generate.statusCode).toBe(401);
   });
 
+  it('all: a CORS preflight, which never carries credentials, is still answered', async () => {
+    const t = await start({
+      GAN_API_KEYS: 'k1',
+      GAN_API_KEYS_SCOPE: 'all',
+      GAN_CORS_ORIGINS: 'https://example.org',
+    });
+    const preflight = await t.app.inject({
+      method: 'OPTIONS',
+      url: '/v1/models',
+      headers: { origin: 'https://example.org', 'access-control-request-method': 'GET' },
+    });
+    expect(preflight.statusCode).toBe(204);
+    expect(preflight.headers['access-control-allow-origin']).toBe('https://example.org');
+  });
+
   it('inference (the default): only routes that run models need it', async () => {
     const t = await start({ GAN_API_KEYS: 'k1' });
     for (const url of ['/metrics', '/openapi.json', '/docs', '/v1/models']) {
