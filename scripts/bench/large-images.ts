@@ -1,0 +1,173 @@
+/**
+ * Large images (`npm run bench:large`): a 256×256 RGB generator (the cheap generic fixture shaped like a public
+ * export, NHWC in [-1, 1]) against the machine's ceilings, in one run:
+ *   M  the generator alone in onnxruntime (batch 16, every core), images/s
+ *   E  each encoder alone (PNG, JPEG, WebP at the service's settings) on every core, images/s
+ *   S  /generate count-16 grids at 4 connections in each format, images/s, against C = 1/(1/M + 1/E)
+ * Writes docs/benchmarks-large.json and docs/benchmarks-large.md.
+ *
+ *   npm run bench:large -- [--seconds 10] [--size 256] [--out docs/benchmarks-large]
+ */
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os, { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { encodeImage, type ImageFormat } from '../../src/imaging/codec.ts';
+import { floatToPixels } from '../../src/imaging/pixels.ts';
+import { createSession } from '../../src/inference/providers.ts';
+import { latentsForSeeds } from '../../src/latent/random-state.ts';
+import { writeGenericModel } from '../../test/fixtures/family-models.ts';
+import { commandLine } from '../command-line.ts';
+import { writeReportMarkdown } from '../report-file.ts';
+import { load, log, medianRunMs, round, startServer } from './harness.ts';
+
+const { values: args } = parseArgs({
+  options: {
+    seconds: { type: 'string', default: '10' },
+    size: { type: 'string', default: '256' },
+    out: { type: 'string', default: 'docs/benchmarks-large' },
+  },
+});
+const SECONDS = Number(args.seconds);
+const SIZE = Number(args.size);
+const BATCH = 16;
+const CONNECTIONS = 4;
+const FORMATS: ImageFormat[] = ['png', 'jpeg', 'webp'];
+const LATENT = 128;
+
+interface Row {
+  format: ImageFormat;
+  encoderImagesPerSecond: number;
+  ceilingImagesPerSecond: number;
+  serviceImagesPerSecond: number;
+  ratio: number;
+  p50Ms: number;
+  p99Ms: number;
+}
+
+/** Images/s of `job` run `parallel` at a time for about `seconds`. */
+async function throughput(job: () => Promise<unknown>, parallel: number, seconds: number): Promise<number> {
+  const until = performance.now() + seconds * 1000;
+  let done = 0;
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: parallel }, async () => {
+      while (performance.now() < until) {
+        await job();
+        done++;
+      }
+    }),
+  );
+  return (done * 1000) / (performance.now() - started);
+}
+
+async function main() {
+  const dir = await mkdtemp(join(tmpdir(), 'gan-bench-large-'));
+  const name = `rgb-${SIZE}`;
+  await writeGenericModel(dir, {
+    name,
+    channels: 3,
+    height: SIZE,
+    width: SIZE,
+    layout: 'NHWC',
+    range: [-1, 1],
+    latentDim: LATENT,
+  });
+  const cores = os.availableParallelism();
+  log(`${name}: ${cores} cores, ${SECONDS} s per measurement`);
+
+  // M: the network alone, every core.
+  const { session } = await createSession(join(dir, name, 'generator.onnx'), ['cpu'], {
+    intraOpThreads: cores,
+    spinning: true,
+  });
+  const { Tensor } = await import('onnxruntime-node');
+  const z = latentsForSeeds(
+    Array.from({ length: BATCH }, (_, i) => i),
+    LATENT,
+  );
+  const feeds = { z: new Tensor('float32', z, [BATCH, LATENT]) };
+  const { ms } = await medianRunMs(() => session.run(feeds), SECONDS);
+  const modelImagesPerSecond = round((BATCH * 1000) / ms);
+  const out = (await session.run(feeds)).image!;
+  const pixels = floatToPixels(out.data as Float32Array, [-1, 1], 'NHWC', SIZE, SIZE, 3);
+  await session.release();
+  log(`M = ${modelImagesPerSecond} images/s (batch ${BATCH})`);
+
+  // E: each encoder alone, as many encodes in flight as libuv's pool and sharp can take.
+  const per = SIZE * SIZE * 3;
+  const images = Array.from({ length: BATCH }, (_, i) => ({
+    data: pixels.subarray(i * per, (i + 1) * per),
+    width: SIZE,
+    height: SIZE,
+    channels: 3,
+  }));
+  const encoders = new Map<ImageFormat, number>();
+  for (const format of FORMATS) {
+    let next = 0;
+    const rate = await throughput(() => encodeImage(images[next++ % BATCH]!, format), cores * 4, SECONDS);
+    encoders.set(format, round(rate));
+    log(`E(${format}) = ${round(rate)} images/s`);
+  }
+
+  // S: the service, count-16 grids at 4 connections.
+  const server = await startServer(dir, {});
+  const rows: Row[] = [];
+  try {
+    for (const format of FORMATS) {
+      const body = JSON.stringify({ model: name, seed: 1, count: BATCH, format });
+      const r = await load(
+        `${server.url}/generate`,
+        { method: 'POST', body, contentType: 'application/json', connections: CONNECTIONS, seconds: SECONDS },
+        server.child.pid,
+      );
+      const service = round(r.requestsPerSecond * BATCH);
+      const e = encoders.get(format)!;
+      const ceiling = round(1 / (1 / modelImagesPerSecond + 1 / e));
+      rows.push({
+        format,
+        encoderImagesPerSecond: e,
+        ceilingImagesPerSecond: ceiling,
+        serviceImagesPerSecond: service,
+        ratio: round(service / ceiling, 2),
+        p50Ms: r.p50Ms,
+        p99Ms: r.p99Ms,
+      });
+      log(`S(${format}) = ${service} images/s = ${round(service / ceiling, 2)} × C`);
+    }
+  } finally {
+    await server.stop();
+    await rm(dir, { recursive: true, force: true });
+  }
+
+  const report = {
+    command: commandLine('npm run bench:large', process.argv.slice(2)),
+    machine: `${os.cpus()[0]?.model ?? 'unknown CPU'}, ${cores} cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB`,
+    date: new Date().toISOString(),
+    model: { name, size: SIZE, layout: 'NHWC', latentDim: LATENT, batch: BATCH },
+    modelImagesPerSecond,
+    rows,
+  };
+  await writeFile(`${args.out}.json`, `${JSON.stringify(report, null, 2)}\n`);
+  const md = [
+    `# Large images: a ${SIZE}×${SIZE} RGB generator`,
+    '',
+    `\`${report.command}\` on ${report.machine}, ${report.date.slice(0, 10)}.`,
+    '',
+    `The generic fixture generator (latent ${LATENT}, NHWC in [-1, 1], a small network upsampled to ${SIZE}×${SIZE}),`,
+    `count-${BATCH} grids through \`/generate\` at ${CONNECTIONS} connections, against the ceiling of the same run:`,
+    `M = the network alone in onnxruntime at batch ${BATCH} on every core (${modelImagesPerSecond} images/s), E = the`,
+    'encoder alone at the service settings on every core, C = 1/(1/M + 1/E).',
+    '',
+    '| format | E images/s | C images/s | service images/s | service ÷ C | p50 ms | p99 ms |',
+    '| --- | --- | --- | --- | --- | --- | --- |',
+    ...rows.map(
+      (r) =>
+        `| ${r.format} | ${r.encoderImagesPerSecond} | ${r.ceilingImagesPerSecond} | ${r.serviceImagesPerSecond} | ${r.ratio} | ${r.p50Ms} | ${r.p99Ms} |`,
+    ),
+  ].join('\n');
+  await writeReportMarkdown(`${args.out}.md`, md);
+  log(`wrote ${args.out}.json and ${args.out}.md`);
+}
+
+await main();
