@@ -30,6 +30,7 @@ import { securityHeaders } from './plugins/security-headers.ts';
 import { diagnosticsRoutes } from './routes/diagnostics.ts';
 import { discriminateRoutes } from './routes/discriminate.ts';
 import { generateRoutes } from './routes/generate.ts';
+import { generateStreamRoutes } from './routes/generate-stream.ts';
 import { healthRoutes } from './routes/health.ts';
 import { interpolateRoutes } from './routes/interpolate.ts';
 import { kserveV2Routes } from './routes/kserve-v2.ts';
@@ -204,6 +205,7 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
   await app.register(metricsRoutes);
   await app.register(modelRoutes);
   await app.register(generateRoutes);
+  await app.register(generateStreamRoutes);
   await app.register(discriminateRoutes);
   await app.register(diagnosticsRoutes);
   await app.register(interpolateRoutes);

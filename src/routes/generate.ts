@@ -3,6 +3,7 @@
  */
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { clientGoneSignal } from '../http/client-gone.ts';
 import { encodeImage, IMAGE_FORMATS, type ImageFormat, MEDIA_TYPES } from '../imaging/codec.ts';
 import { defaultColumns, tileGrid } from '../imaging/pixels.ts';
 import type { ServedModel } from '../inference/runtime.ts';
@@ -218,6 +219,8 @@ export const generateRoutes: FastifyPluginAsyncZod = async (app) => {
       const count = body.seeds?.length ?? body.latents?.length ?? body.ws?.length ?? body.count ?? 1;
       checkPixelBudget(model, count, app.config.GAN_MAX_REQUEST_PIXELS);
       const json = body.format === 'json';
+      // A client that hangs up takes its queued rows out of the batches.
+      const signal = clientGoneSignal(request, reply);
       const options = { keep: body.returnLatents, withCodes: json };
       let prepared = prepareGeneration(model, body, options);
       // Rejection picks a candidate seed per image; the kept seeds then go the plain way, as a client's would.
@@ -244,6 +247,7 @@ export const generateRoutes: FastifyPluginAsyncZod = async (app) => {
         const seeds = rejection.choices.map((c) => c.seed);
         prepared = prepareGeneration(model, { ...body, seed: undefined, count: undefined, seeds }, options);
       }
+      prepared.input.signal = signal;
       // With a code the seeds alone no longer give the image: say which code was set.
       if (body.code !== undefined) reply.header('x-code', String(body.code));
       const { width, height, channels } = model.manifest.image;
@@ -259,9 +263,9 @@ export const generateRoutes: FastifyPluginAsyncZod = async (app) => {
       let mapped: Float32Array | null = null;
       if (body.returnLatents && model.manifest.mapping && prepared.input.latents) {
         const { latents, labels, truncation } = prepared.input;
-        const ws = await mapLatents(app.runtime, model, latents.slice(), labels, truncation ?? 1);
+        const ws = await mapLatents(app.runtime, model, latents.slice(), labels, truncation ?? 1, signal);
         mapped = ws.slice();
-        prepared.input = { ws, labels };
+        prepared.input = { ws, labels, signal };
       }
       const encoding: ImageFormat = json ? (body.imageFormat ?? 'png') : (body.format as ImageFormat);
       const quality = body.quality;

@@ -7,6 +7,7 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { invalid } from '../errors.ts';
+import { clientGoneSignal } from '../http/client-gone.ts';
 import { encodeAnimation } from '../imaging/animation.ts';
 import { encodeImage, encodePng } from '../imaging/codec.ts';
 import { tileGrid } from '../imaging/pixels.ts';
@@ -143,6 +144,7 @@ async function endpointWs(
   model: ServedModel,
   body: InterpolateBody,
   labels: number[] | null,
+  signal: AbortSignal,
 ): Promise<[Float32Array, Float32Array]> {
   if (!model.manifest.mapping)
     throw invalid('space', `model '${model.name}' has no mapping network; walk in space "z"`);
@@ -152,7 +154,7 @@ async function endpointWs(
       const field = i === 0 ? 'from' : 'to';
       if (end.w !== undefined) return wsFromRequest(model, [end.w], `${field}.w`);
       const z = endpointLatent(model, end, field, body.truncation);
-      return mapLatents(app.runtime, model, z, labels ? [labels[0]!] : null, body.truncation);
+      return mapLatents(app.runtime, model, z, labels ? [labels[0]!] : null, body.truncation, signal);
     }),
   ) as Promise<[Float32Array, Float32Array]>;
 }
@@ -181,10 +183,11 @@ export const interpolateRoutes: FastifyPluginAsyncZod = async (app) => {
       reply.header('x-model', model.name);
       checkPixelBudget(model, body.steps, app.config.GAN_MAX_REQUEST_PIXELS, 'steps');
       const labels = resolveLabels(model, body.steps, body.label, undefined);
+      const signal = clientGoneSignal(request, reply);
       let input: GenerationInput;
       let latents: Float32Array;
       if (body.space === 'w') {
-        const [from, to] = await endpointWs(app, model, body, labels);
+        const [from, to] = await endpointWs(app, model, body, labels, signal);
         latents = path(from, to, body.steps, body.method);
         input = { ws: body.format === 'json' ? latents.slice() : latents, labels };
       } else {
@@ -198,7 +201,7 @@ export const interpolateRoutes: FastifyPluginAsyncZod = async (app) => {
           ...(body.truncation !== undefined ? { truncation: body.truncation } : {}),
         };
       }
-      const pixels = await generatePixels(app.runtime, model, input);
+      const pixels = await generatePixels(app.runtime, model, { ...input, signal });
       const { width, height, channels } = model.manifest.image;
       const perImage = width * height * channels;
 

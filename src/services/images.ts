@@ -33,6 +33,8 @@ export interface GenerationInput {
   labels: readonly number[] | null;
   /** ψ for truncation in w space (mapping networks) or for a truncation input; 1 = none. */
   truncation?: number;
+  /** Aborts when nobody waits for the images any more: queued work is dropped (see `NetworkRequest.signal`). */
+  signal?: AbortSignal;
 }
 
 /** Values per image of a model's w-space latents (the synthesis network's w-latent row), or null without one. */
@@ -58,6 +60,7 @@ export async function mapLatents(
   latents: Float32Array,
   labels: readonly number[] | null,
   truncation = 1,
+  signal?: AbortSignal,
 ): Promise<Float32Array> {
   const map = model.manifest.mapping;
   const state = model.mapping;
@@ -71,6 +74,7 @@ export async function mapLatents(
     rows,
     ...feeds,
     outputs: [map.output],
+    signal,
   });
   const w = result.outputs[map.output]!.data as Float32Array;
   const size = w.length / rows;
@@ -101,7 +105,9 @@ async function runGenerator(
   const g = m.generator;
   const count = countOf(model, input);
   let ws = input.ws;
-  if (m.mapping && !ws) ws = await mapLatents(runtime, model, input.latents!, input.labels, input.truncation);
+  if (m.mapping && !ws) {
+    ws = await mapLatents(runtime, model, input.latents!, input.labels, input.truncation, input.signal);
+  }
   const truncation = inputOf(g, 'truncation') ? input.truncation : undefined;
   const feeds = feedsFor(
     model.generator.inputs,
@@ -127,6 +133,7 @@ async function runGenerator(
       },
       png ?? undefined,
     ),
+    signal: input.signal,
   });
 }
 
