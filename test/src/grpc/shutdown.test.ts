@@ -54,6 +54,15 @@ describe('gan-serve process with gRPC', () => {
         'queued work',
       );
       svc.child.kill('SIGTERM');
+      // Once readiness turns (503, or no answer at all once the process is gone) the service has stopped taking work.
+      for (let ready = true; ready; ) {
+        ready =
+          (await fetch(`${svc.url}/readyz`).then(
+            (r) => r.status,
+            () => 0,
+          )) === 200;
+        if (ready) await new Promise((r) => setTimeout(r, 20));
+      }
       const late = await grpcError(client.call('ModelInfer', request));
       expect(late.code).toBe(status.UNAVAILABLE);
       for (const res of await Promise.all(calls)) {
