@@ -1,6 +1,7 @@
 /**
- * Sample grid: count, first seed, truncation and (for conditional models) class; choosing an image shows its
- * seed, a large copy to download, and sends it on to the other panels.
+ * Sample grid: count, first seed, truncation, (for conditional models) class and "keep the most real of ×N"
+ * (rejection sampling with the model's discriminator); choosing an image shows its seed, a large copy to download,
+ * and sends it on to the other panels.
  */
 import { pngDataUrl, postForBlob, postJson, randomSeed } from './api.js';
 
@@ -29,6 +30,7 @@ export function initSamples(ctx) {
   const truncation = $('sample-truncation');
   const truncationValue = $('sample-truncation-value');
   const label = $('sample-label');
+  const rejection = $('sample-rejection');
   const grid = $('sample-grid');
   const generateButton = form.querySelector('button[type="submit"]');
   const newSeeds = $('new-seeds');
@@ -37,7 +39,14 @@ export function initSamples(ctx) {
   const selectionTitle = $('selection-title');
   const selectionDetail = $('selection-detail');
   const download = $('selection-download');
-  /** @type {{seed: number, label?: number, truncation: number, blob?: Blob} | null} */
+  /** The `rejection` option the picker asks for ("drs:4" → {method: "drs", oversample: 4}), or nothing. */
+  function rejectionOption() {
+    if (!rejection.value || $('sample-rejection-field').hidden) return {};
+    const [method, oversample] = rejection.value.split(':');
+    return { rejection: { method, oversample: Number(oversample) } };
+  }
+
+  /** @type {{seed: number, label?: number, truncation: number, kept?: any, blob?: Blob} | null} */
   let selected = null;
   let previewUrl = '';
 
@@ -66,6 +75,7 @@ export function initSamples(ctx) {
       truncation: Number(truncation.value),
       format: 'json',
       ...labelsFor(n),
+      ...rejectionOption(),
     };
     void ctx.run(`Generating ${n} sample${n === 1 ? '' : 's'}…`, [generateButton, newSeeds], async () => {
       grid.setAttribute('aria-busy', 'true');
@@ -79,7 +89,7 @@ export function initSamples(ctx) {
     });
   }
 
-  /** @param {Array<{seed: number, label?: number, png: string}>} images @param {number} psi */
+  /** @param {Array<{seed: number, label?: number, png: string, rejection?: any}>} images @param {number} psi */
   function render(images, psi) {
     const model = ctx.model();
     const names = model.classNames;
@@ -95,11 +105,15 @@ export function initSamples(ctx) {
         img.height = model.image.height;
         const cls = image.label === undefined ? '' : `, class ${names?.[image.label] ?? image.label}`;
         img.alt = `Sample, seed ${image.seed}${cls}`;
+        if (image.rejection) {
+          const r = image.rejection;
+          button.title = `Candidate ${r.candidate} of seed ${r.requestedSeed}, D ${r.score.toFixed(2)}`;
+        }
         button.append(img);
         button.addEventListener('click', () => {
           for (const b of grid.querySelectorAll('button'))
             b.setAttribute('aria-pressed', String(b === button));
-          select({ seed: image.seed, label: image.label, truncation: psi });
+          select({ seed: image.seed, label: image.label, truncation: psi, kept: image.rejection });
         });
         return button;
       }),
@@ -107,7 +121,7 @@ export function initSamples(ctx) {
     selection.hidden = true;
   }
 
-  /** @param {{seed: number, label?: number, truncation: number}} sample */
+  /** @param {{seed: number, label?: number, truncation: number, kept?: any}} sample */
   function select(sample) {
     const model = ctx.model();
     selected = sample;
@@ -120,7 +134,11 @@ export function initSamples(ctx) {
       ...(sample.label === undefined ? {} : { label: sample.label }),
       ...(sample.truncation === 1 ? {} : { truncation: sample.truncation }),
     };
-    selectionDetail.textContent = `${model.name}${cls}, ψ ${sample.truncation.toFixed(2)}. Reproduce with POST /generate ${JSON.stringify(request)}`;
+    const k = sample.kept;
+    const kept = k
+      ? ` Kept as candidate ${k.candidate} of seed ${k.requestedSeed} (D ${k.score.toFixed(3)}, ${k.chosenBy === 'acceptance' ? 'accepted by DRS' : 'best scored'}).`
+      : '';
+    selectionDetail.textContent = `${model.name}${cls}, ψ ${sample.truncation.toFixed(2)}.${kept} Reproduce with POST /generate ${JSON.stringify(request)}`;
     void ctx.run(`Fetching seed ${sample.seed}…`, [], async () => {
       const blob = await postForBlob('/generate', { ...request, scale: PREVIEW_SCALE });
       if (selected !== sample) return;
@@ -169,8 +187,9 @@ export function initSamples(ctx) {
       showClassFields(form, model);
       grid.replaceChildren();
       selection.hidden = true;
-      // Nothing to ask "real or fake?" of a generator-only model.
+      // Nothing to ask "real or fake?" of a generator-only model, and nothing to keep the most real by.
       $('selection-score').hidden = model.discriminator === false;
+      $('sample-rejection-field').hidden = model.discriminator === false;
       if (model.ready) generate();
     },
   };

@@ -217,6 +217,39 @@ describe('playground in Chromium', () => {
     );
   });
 
+  it('"keep the most real of ×4" shows the candidates /generate keeps, and turns off again', async () => {
+    await page.fill('#sample-seed', '0');
+    await page.fill('#sample-count', '8');
+    await page.selectOption('#sample-rejection', 'top-k:4');
+    await page.click('#sample-form button[type="submit"]');
+    await page.waitForSelector('#sample-grid button[title^="Candidate"]', WAIT);
+    const shown = (await gridImages()).map((i) => i.seed);
+    const res = await fetch(`${svc.url}/generate`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        model: 'tiny',
+        seed: 0,
+        count: 8,
+        rejection: { method: 'top-k', oversample: 4 },
+      }),
+    });
+    expect(res.headers.get('x-oversample')).toBe('4');
+    expect(shown).toEqual(res.headers.get('x-seeds')!.split(',').map(Number));
+    expect(shown).not.toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+    const title = await page.getAttribute('#sample-grid button', 'title');
+    expect(title).toMatch(/^Candidate [0-3] of seed 0, D [01]\.\d\d$/);
+    await page.click('#sample-grid button');
+    await page.waitForFunction(() => !document.getElementById('selection')!.hidden, WAIT);
+    expect(await page.textContent('#selection-detail')).toMatch(
+      /Kept as candidate [0-3] of seed 0 \(D [01]\.\d{3}, best scored\)/,
+    );
+    await page.selectOption('#sample-rejection', '');
+    await page.click('#sample-form button[type="submit"]');
+    await page.waitForSelector('#sample-grid button[data-seed="7"]', WAIT);
+    expect((await gridImages()).map((i) => i.seed)).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+  });
+
   it('runs a latent walk: a strip of every step and an animation with one frame per step', async () => {
     await page.fill('#walk-from', '3');
     await page.fill('#walk-to', '4');
@@ -373,6 +406,7 @@ describe('playground in Chromium', () => {
     await page.waitForFunction(() => document.getElementById('real-or-fake')!.hidden, WAIT);
     await page.click('#sample-grid button');
     expect(await page.isVisible('#selection-score')).toBe(false);
+    expect(await page.isVisible('#sample-rejection')).toBe(false);
     await page.selectOption('#model', 'tiny');
     await gridImages();
     expect(await page.isVisible('#real-or-fake')).toBe(true);
