@@ -242,7 +242,7 @@ export const generateRoutes: FastifyPluginAsyncZod = async (app) => {
             code: body.code,
           },
           body.rejection,
-          { maxOversample: app.config.GAN_MAX_OVERSAMPLE, metrics: app.metrics },
+          { maxOversample: app.config.GAN_MAX_OVERSAMPLE, metrics: app.metrics, signal },
         );
         const seeds = rejection.choices.map((c) => c.seed);
         prepared = prepareGeneration(model, { ...body, seed: undefined, count: undefined, seeds }, options);

@@ -128,7 +128,7 @@ export interface RejectionContext {
   /** GAN_MAX_OVERSAMPLE. */
   maxOversample: number;
   metrics?: Metrics | undefined;
-  /** Stops between rounds once it fires. */
+  /** Drops the candidates' queued rows and stops between rounds once it fires (the client left, a deadline). */
   signal?: AbortSignal | undefined;
 }
 
@@ -223,6 +223,7 @@ async function scoreSeeds(
   seeds: number[],
   labels: number[] | undefined,
   setting: { truncation?: number | undefined; code?: number | undefined },
+  signal?: AbortSignal,
 ) {
   const prepared = prepareGeneration(model, {
     seeds,
@@ -230,6 +231,7 @@ async function scoreSeeds(
     truncation: setting.truncation,
     code: setting.code,
   });
+  if (signal) prepared.input.signal = signal;
   const pixels = await generatePixels(runtime, model, prepared.input);
   const scores = await discriminatePixels(runtime, model, pixels, prepared.labels);
   return { pixels, scores };
@@ -269,7 +271,7 @@ export async function sampleWithRejection(
     if (pending.length === 0) break;
     const candidates = pending.map((i) => candidateSeed(seeds[i]!, j));
     const labels = request.labels ? pending.map((i) => request.labels![i]!) : undefined;
-    const scored = await scoreSeeds(runtime, model, candidates, labels, setting);
+    const scored = await scoreSeeds(runtime, model, candidates, labels, setting, context.signal);
     generated += pending.length;
     pending.forEach((i, p) => {
       const verdict = scored.scores[p]!;

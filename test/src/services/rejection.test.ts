@@ -229,6 +229,23 @@ describe('sampleWithRejection over a real generator and discriminator', () => {
     expect((await calibrationFor(t.app.runtime, model, { truncation: 0.5 })).gamma).not.toBe(c.gamma);
   });
 
+  it('stops once its signal fires, and counts nothing', async () => {
+    const model = t.app.runtime.model('tiny');
+    const metrics = new Metrics();
+    const gone = new AbortController();
+    gone.abort(new Error('client gone'));
+    await expect(
+      sampleWithRejection(
+        t.app.runtime,
+        model,
+        { seeds: [1, 2], labels: null },
+        { method: 'top-k', oversample: 4 },
+        { maxOversample: 8, metrics, signal: gone.signal },
+      ),
+    ).rejects.toThrow('client gone');
+    expect((await metrics.rejectionCandidates.get()).values).toEqual([]);
+  });
+
   it('refuses oversample past GAN_MAX_OVERSAMPLE, naming the field', async () => {
     const model = t.app.runtime.model('tiny');
     await expect(
