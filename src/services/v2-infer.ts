@@ -27,11 +27,12 @@ import {
 } from './v2-tensors.ts';
 
 /** Protocol extensions this server implements, as server metadata lists them (Triton's names). */
-export const V2_EXTENSIONS = ['binary_tensor_data'] as const;
+export const V2_EXTENSIONS = ['binary_tensor_data', 'model_repository'] as const;
 export const V2_SERVER_NAME = 'gan-serve';
 export const V2_PLATFORM = 'onnxruntime_onnx';
 /** Every v2 model has one version. */
-export const V2_MODEL_VERSION = '1';
+/** A model's version as v2 names it: its load count (1, then one more per reload). */
+export const v2Version = (model: ServedModel): string => String(model.version);
 /** Rows one v2 request may carry; larger ones are split into batches by the scheduler. */
 export const MAX_V2_ROWS = 1024;
 /** Most inputs and requested outputs per request. */
@@ -154,10 +155,10 @@ function lookup(runtime: ModelRuntime, name: string, version?: string): Target {
     );
     throw notFound(name, `models: ${names.join(', ')}`);
   }
-  if (version !== undefined && version !== '' && version !== V2_MODEL_VERSION) {
+  if (version !== undefined && version !== '' && version !== v2Version(model)) {
     throw new ServiceError(
       'GAN_ERR_MODEL_NOT_FOUND',
-      `v2 model '${name}' has no version '${version}'; its only version is ${V2_MODEL_VERSION}`,
+      `v2 model '${name}' has no version '${version}'; the version served is ${v2Version(model)}`,
       'version',
     );
   }
@@ -211,7 +212,7 @@ export function modelMetadata(runtime: ModelRuntime, name: string, version?: str
   const { inputs, outputs } = specs(t);
   return {
     name,
-    versions: [V2_MODEL_VERSION],
+    versions: [v2Version(t.model)],
     platform: V2_PLATFORM,
     inputs: inputs.map(meta),
     outputs: outputs.map(meta),
@@ -431,7 +432,7 @@ export async function infer(
   });
   return {
     model_name: name,
-    model_version: V2_MODEL_VERSION,
+    model_version: v2Version(t.model),
     ...(request.id !== undefined && request.id !== '' ? { id: request.id } : {}),
     outputs: outputSpecs.map((spec) => {
       const out = result.outputs[spec.name]!;

@@ -42,7 +42,7 @@ describe('gRPC: health and metadata', () => {
     expect(await client.call('ServerReady')).toEqual({ ready: true });
     expect(await client.call('ServerMetadata')).toMatchObject({
       name: 'gan-serve',
-      extensions: ['binary_tensor_data'],
+      extensions: ['binary_tensor_data', 'model_repository'],
     });
     expect(await client.call('ModelReady', { name: 'tiny-generator' })).toEqual({ ready: true });
     expect(await client.call('ModelReady', { name: 'tiny-discriminator', version: '1' })).toEqual({

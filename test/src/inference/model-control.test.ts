@@ -70,6 +70,10 @@ describe('model control', () => {
     const after = (await generate(t, { model: 'swap', seed: 5 })).rawPayload;
     expect(after.equals(before)).toBe(false);
     expect((await index(t)).find((e) => e.name === 'swap')?.version).toBe('2');
+    // v2 names the version it serves.
+    const meta = (await t.app.inject('/v2/models/swap-generator')).json<{ versions: string[] }>();
+    expect(meta.versions).toEqual(['2']);
+    expect((await t.app.inject('/v2/models/swap-generator/versions/1')).statusCode).toBe(404);
   });
 
   it('unloads with a long request in flight: that request completes 200, new ones get 503 then 404', async () => {

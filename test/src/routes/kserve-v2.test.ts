@@ -33,7 +33,7 @@ describe('KServe v2: health and metadata', () => {
     expect((await t.app.inject('/v2/health/ready')).json()).toEqual({ ready: true });
     expect((await t.app.inject('/v2')).json()).toMatchObject({
       name: 'gan-serve',
-      extensions: ['binary_tensor_data'],
+      extensions: ['binary_tensor_data', 'model_repository'],
     });
   });
 
@@ -207,7 +207,7 @@ describe('KServe v2: versions', () => {
     expect(res.json<InferResponse>().outputs[0]!.shape).toEqual([1, 28, 28, 1]);
     const other = await t.app.inject('/v2/models/tiny-generator/versions/2');
     expect(other.statusCode).toBe(404);
-    expect(other.json().error).toMatch(/no version '2'; its only version is 1/);
+    expect(other.json().error).toMatch(/no version '2'; the version served is 1/);
   });
 });
 
