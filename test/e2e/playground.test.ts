@@ -147,6 +147,20 @@ describe('playground in Chromium', () => {
     expect(await page.isVisible('#sample-label')).toBe(false);
   });
 
+  it('asks for nothing it cannot load on first paint (its icon included)', async () => {
+    const failed: string[] = [];
+    page.on('requestfailed', (r) => failed.push(r.url()));
+    page.on('response', (r) => {
+      if (r.status() >= 400 && !r.url().includes('/diagnostics')) failed.push(`${r.status()} ${r.url()}`);
+    });
+    await page.goto(`${svc.url}/`);
+    await gridImages();
+    expect(failed).toEqual([]);
+    const icon = await fetch(`${svc.url}/favicon.svg`);
+    expect(icon.status).toBe(200);
+    expect(icon.headers.get('content-type')).toMatch(/^image\/svg\+xml/);
+  });
+
   it('labels every control for assistive technology', async () => {
     const unlabelled = await page.evaluate(() => {
       const out: string[] = [];
