@@ -16,8 +16,8 @@ import { encodeImage, type ImageFormat } from '../../src/imaging/codec.ts';
 import { floatToPixels } from '../../src/imaging/pixels.ts';
 import { createSession } from '../../src/inference/providers.ts';
 import { latentsForSeeds } from '../../src/latent/random-state.ts';
-import { writeGenericModel } from '../../test/fixtures/family-models.ts';
 import { commandLine } from '../command-line.ts';
+import { writeGenericModel } from '../onnx/family-models.ts';
 import { writeReportMarkdown } from '../report-file.ts';
 import { load, log, medianRunMs, round, startServer } from './harness.ts';
 

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { writeStyleganSingleFile } from '../fixtures/family-models.ts';
+import { writeStyleganSingleFile } from '../../scripts/onnx/family-models.ts';
 import { writeFixtureClassifier, writeFixtureModel } from '../fixtures/models.ts';
 import { tempDir } from '../helpers/app.ts';
 import { ROOT, type ServiceProcess, startService, waitFor } from '../helpers/process.ts';

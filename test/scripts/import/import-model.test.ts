@@ -1,5 +1,5 @@
 /**
- * `npm run import` end to end over the public-export fixtures (test/fixtures/families.ts) with the real
+ * `npm run import` end to end over the public-export fixtures (scripts/onnx/families.ts) with the real
  * onnxruntime: each import's model.json passes manifestSchema and the service's load-time checks against fresh
  * sessions of the files written; failures leave nothing in the models folder; --force; the CLI's --help and exit
  * codes through `run`.
@@ -16,9 +16,6 @@ import { type ImportOptions, importModel } from '../../../scripts/import/import-
 import { sessionInfo } from '../../../scripts/import/probe.ts';
 import { ImportError } from '../../../scripts/import/types.ts';
 import { attr, GraphBuilder, parseModel } from '../../../scripts/onnx/builder.ts';
-import { type Manifest, manifestSchema } from '../../../src/models/manifest.ts';
-import { checkDiscriminator, checkGenerator, checkMapping } from '../../../src/models/metadata-check.ts';
-import { formatNpy } from '../../../src/models/npy.ts';
 import {
   bigganGenerator,
   type FamilyDtype,
@@ -29,7 +26,10 @@ import {
   styleganSingleFile,
   styleganSynthesis,
   writeOnnx,
-} from '../../fixtures/families.ts';
+} from '../../../scripts/onnx/families.ts';
+import { type Manifest, manifestSchema } from '../../../src/models/manifest.ts';
+import { checkDiscriminator, checkGenerator, checkMapping } from '../../../src/models/metadata-check.ts';
+import { formatNpy } from '../../../src/models/npy.ts';
 
 let root: string;
 let src: string;

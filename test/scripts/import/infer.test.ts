@@ -1,5 +1,5 @@
 /**
- * Pure inference on hand-written signatures, shaped like the public exports (test/fixtures/families.ts): roles,
+ * Pure inference on hand-written signatures, shaped like the public exports (scripts/onnx/families.ts): roles,
  * shapes, layouts, ranges and score kinds, and the errors and guesses for what does not fit.
  */
 import { describe, expect, it } from 'vitest';

@@ -6,7 +6,7 @@ import onnxProto from 'onnx-proto';
 import { describe, expect, it } from 'vitest';
 import { formatShape, inspectOnnx } from '../../../scripts/import/inspect.ts';
 import { GraphBuilder, parseModel } from '../../../scripts/onnx/builder.ts';
-import { pytorchDcganDiscriminator, styleganSingleFile } from '../../fixtures/families.ts';
+import { pytorchDcganDiscriminator, styleganSingleFile } from '../../../scripts/onnx/families.ts';
 
 const { onnx } = onnxProto;
 

@@ -7,13 +7,13 @@ import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { evaluateModelDir, reportTable } from '../../../scripts/evaluate/cli.ts';
+import { writeDcganModel } from '../../../scripts/onnx/family-models.ts';
 import { buildApp } from '../../../src/app.ts';
 import { testConfig } from '../../../src/config.ts';
 import { classHistogram, predictedClasses } from '../../../src/diagnostics/metrics.ts';
 import { classifierOf, classifyPixels } from '../../../src/diagnostics/run.ts';
 import { generatePixels } from '../../../src/services/images.ts';
 import { prepareGeneration } from '../../../src/services/latents.ts';
-import { writeDcganModel } from '../../fixtures/family-models.ts';
 import { writeFixtureClassifier, writeFixtureModel } from '../../fixtures/models.ts';
 import { json, startTestApp, type TestApp, tempDir } from '../../helpers/app.ts';
 
@@ -87,8 +87,7 @@ describe('POST /v1/models/:name/diagnostics with rejection', () => {
     await writeDcganModel(dir, { name: 'generator-only', discriminator: false });
     const app = await buildApp(testConfig({ GAN_MODELS_DIR: dir }));
     try {
-      await app.runtime.scan();
-      await app.runtime.start();
+      await app.loadModels();
       const res = await app.inject({
         method: 'POST',
         url: '/v1/models/generator-only/diagnostics',

@@ -2,14 +2,14 @@ import { readFile, rm, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import Fastify from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
-import { testConfig } from '../../../src/config.ts';
-import { ModelRuntime, StartupError } from '../../../src/inference/runtime.ts';
-import { Metrics } from '../../../src/metrics.ts';
 import {
   writeDcganModel,
   writeStyleganModel,
   writeStyleganSingleFile,
-} from '../../fixtures/family-models.ts';
+} from '../../../scripts/onnx/family-models.ts';
+import { testConfig } from '../../../src/config.ts';
+import { ModelRuntime, StartupError } from '../../../src/inference/runtime.ts';
+import { Metrics } from '../../../src/metrics.ts';
 import { writeFixtureModel } from '../../fixtures/models.ts';
 import { tempDir } from '../../helpers/app.ts';
 

@@ -5,15 +5,15 @@
  */
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildApp } from '../../../src/app.ts';
-import { testConfig } from '../../../src/config.ts';
 import {
   writeBigganModel,
   writeDcganModel,
   writeGenericModel,
   writeStyleganModel,
   writeStyleganSingleFile,
-} from '../../fixtures/family-models.ts';
+} from '../../../scripts/onnx/family-models.ts';
+import { buildApp } from '../../../src/app.ts';
+import { testConfig } from '../../../src/config.ts';
 import { json, PNG_SIGNATURE, tempDir } from '../../helpers/app.ts';
 
 type App = Awaited<ReturnType<typeof buildApp>>;
@@ -58,8 +58,7 @@ beforeAll(async () => {
     noise: true,
   });
   app = await buildApp(testConfig({ GAN_MODELS_DIR: dir, GAN_DEFAULT_MODEL: 'dcgan' }));
-  await app.runtime.scan();
-  await app.runtime.start();
+  await app.loadModels();
   await app.ready();
 }, 120_000);
 

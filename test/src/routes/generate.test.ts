@@ -1,6 +1,7 @@
 import { rm } from 'node:fs/promises';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { writeDcganModel } from '../../../scripts/onnx/family-models.ts';
 import { buildApp } from '../../../src/app.ts';
 import { testConfig } from '../../../src/config.ts';
 import { encodePng } from '../../../src/imaging/codec.ts';
@@ -8,7 +9,6 @@ import { codeOfRow } from '../../../src/latent/code.ts';
 import { latentForSeed } from '../../../src/latent/random-state.ts';
 import { generatePixels } from '../../../src/services/images.ts';
 import { candidateSeed } from '../../../src/services/rejection.ts';
-import { writeDcganModel } from '../../fixtures/family-models.ts';
 import { json, PNG_SIGNATURE, startTestApp, type TestApp, tempDir } from '../../helpers/app.ts';
 
 let t: TestApp;
@@ -484,8 +484,7 @@ describe('POST /generate with rejection sampling', () => {
     await writeDcganModel(dir, { name: 'generator-only', discriminator: false });
     const app = await buildApp(testConfig({ GAN_MODELS_DIR: dir }));
     try {
-      await app.runtime.scan();
-      await app.runtime.start();
+      await app.loadModels();
       await app.ready();
       const post = (body: unknown) => app.inject({ method: 'POST', url: '/generate', ...json(body) });
       expect((await post({ seed: 1 })).statusCode).toBe(200);

@@ -2,11 +2,11 @@ import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { genericGenerator, writeOnnx } from '../../../scripts/onnx/families.ts';
 import { buildApp } from '../../../src/app.ts';
 import { testConfig } from '../../../src/config.ts';
 import { float16BitsToFloat32, float32ToFloat16Bits } from '../../../src/inference/float16.ts';
 import { latentForSeed } from '../../../src/latent/random-state.ts';
-import { genericGenerator, writeOnnx } from '../../fixtures/families.ts';
 import { writeFixtureModel } from '../../fixtures/models.ts';
 import { json, startTestApp, type TestApp, tempDir } from '../../helpers/app.ts';
 
@@ -497,8 +497,7 @@ describe('KServe v2: a float16 generator-only model', () => {
       }),
     );
     const app = await buildApp(testConfig({ GAN_MODELS_DIR: dir, GAN_INTRA_OP_THREADS: '1' }));
-    await app.runtime.scan();
-    await app.runtime.start();
+    await app.loadModels();
     await app.ready();
     half = { app, dir };
   });
@@ -573,12 +572,11 @@ describe('KServe v2: readiness while loading', () => {
     await writeFixtureModel(dir, {});
     const app = await buildApp(testConfig({ GAN_MODELS_DIR: dir, GAN_INTRA_OP_THREADS: '1' }));
     try {
-      await app.runtime.scan();
       const loading = await app.inject('/v2/models/tiny-generator/ready');
       expect(loading.statusCode).toBe(503);
       expect(loading.json()).toEqual({ name: 'tiny-generator', ready: false });
       expect((await app.inject('/v2/health/ready')).statusCode).toBe(503);
-      await app.runtime.start();
+      await app.loadModels();
       const ready = await app.inject('/v2/models/tiny-generator/ready');
       expect(ready.statusCode).toBe(200);
       expect(ready.json()).toEqual({ name: 'tiny-generator', ready: true });
