@@ -22,10 +22,11 @@ import {
   toServiceError,
 } from './errors.ts';
 import { installGrpc } from './grpc/server.ts';
-import { ModelRuntime } from './inference/runtime.ts';
+import type { ModelRuntime } from './inference/runtime.ts';
 import { Metrics } from './metrics.ts';
 import { access } from './plugins/access.ts';
 import { bodyGuard } from './plugins/body-guard.ts';
+import { modelRuntime } from './plugins/model-runtime.ts';
 import { securityHeaders } from './plugins/security-headers.ts';
 import { diagnosticsRoutes } from './routes/diagnostics.ts';
 import { discriminateRoutes } from './routes/discriminate.ts';
@@ -37,12 +38,12 @@ import { kserveV2Routes } from './routes/kserve-v2.ts';
 import { metricsRoutes } from './routes/metrics.ts';
 import { modelRoutes } from './routes/models.ts';
 import { playgroundRoutes } from './routes/playground.ts';
+import { repositoryRoutes } from './routes/repository.ts';
 import { API_VERSION } from './version.ts';
 
 declare module 'fastify' {
   interface FastifyInstance {
     config: Config;
-    runtime: ModelRuntime;
     metrics: Metrics;
     lifecycle: { shuttingDown: boolean };
   }
@@ -136,14 +137,11 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   const metrics = deps.metrics ?? new Metrics();
-  const runtime = deps.runtime ?? new ModelRuntime(config, app.log, metrics);
   app.decorate('config', config);
   app.decorate('metrics', metrics);
-  app.decorate('runtime', runtime);
   app.decorate('lifecycle', { shuttingDown: false });
-  app.addHook('onClose', async () => {
-    await runtime.close();
-  });
+  // Reads the model repository now; `app.loadModels()` loads it; closing the app releases it.
+  await app.register(modelRuntime, deps.runtime ? { runtime: deps.runtime } : {});
 
   installErrorHandler(app);
   await app.register(securityHeaders);
@@ -210,6 +208,7 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
   await app.register(diagnosticsRoutes);
   await app.register(interpolateRoutes);
   await app.register(kserveV2Routes);
+  await app.register(repositoryRoutes);
   await app.register(playgroundRoutes);
   return app;
 }

@@ -19,9 +19,10 @@ async function main() {
     if (err instanceof ConfigError) fail(err.message);
     throw err;
   }
-  const app = await buildApp(config);
+  let app: Awaited<ReturnType<typeof buildApp>>;
   try {
-    await app.runtime.scan();
+    // Reads and checks every manifest: a broken repository stops here, before anything listens.
+    app = await buildApp(config);
   } catch (err) {
     if (err instanceof StartupError) fail(`cannot start:\n${err.message}`);
     throw err;
@@ -60,20 +61,14 @@ async function main() {
     app.log.info(`gRPC (inference.GRPCInferenceService) on ${config.GAN_HOST}:${config.GAN_GRPC_PORT}`);
   }
   try {
-    await app.runtime.start();
+    // Probes answer while the models load: /healthz 200, /readyz 503 until every model is warm.
+    await app.loadModels();
   } catch (err) {
     if (err instanceof StartupError) {
       await app.close().catch(() => {});
       fail(`cannot start:\n${err.message}`);
     }
     throw err;
-  }
-  for (const m of app.runtime.models.values()) {
-    for (const network of ['generator', 'mapping', 'discriminator'] as const) {
-      const provider = m[network]?.provider;
-      if (provider)
-        app.metrics.modelInfo.set({ model: m.name, network, provider }, m.status === 'ready' ? 1 : 0);
-    }
   }
   app.log.info(
     { models: [...app.runtime.models.keys()], default: app.runtime.defaultModel },

@@ -1,5 +1,5 @@
 /**
- * The service as the benchmark runs it: the real app with the same settings, plus one extra route,
+ * The service as the benchmark runs it: the real app built and started as src/server.ts does, plus one extra route,
  * `GET /bench/png`, that returns a fixed 28×28 PNG from memory (the HTTP ceiling: no inference, no encoding).
  * Started by scripts/bench/cli.ts in its own process; configured by the usual GAN_* variables.
  */
@@ -13,9 +13,8 @@ const png = await encodePng({ data: new Uint8Array(28 * 28).fill(128), width: 28
 app.get('/bench/png', { schema: { hide: true } }, async (_request, reply) =>
   reply.type('image/png').send(png),
 );
-await app.runtime.scan();
 await app.listen({ host: config.GAN_HOST, port: config.GAN_PORT });
-await app.runtime.start();
+await app.loadModels();
 process.stdout.write('bench server ready\n');
 for (const signal of ['SIGTERM', 'SIGINT'] as const) {
   process.once(signal, () => {

@@ -394,7 +394,16 @@ export class ModelRuntime {
     return problems;
   }
 
+  /** gan_model_info: each network of a model version with the execution provider it runs on, 1 while it serves. */
+  private reportModelInfo(m: ServedModel, serving: boolean) {
+    for (const [network, state] of this.networksOf(m)) {
+      if (state.provider)
+        this.metrics.modelInfo.set({ model: m.name, network, provider: state.provider }, serving ? 1 : 0);
+    }
+  }
+
   private recordLoad(m: { name: string }, problems: string[], started: number) {
+    if ('generator' in m) this.reportModelInfo(m as ServedModel, problems.length === 0);
     const outcome = problems.length === 0 ? 'success' : 'failure';
     this.metrics.modelLoads.inc({ model: m.name, outcome });
     this.metrics.modelLoadDuration.observe({ model: m.name }, (performance.now() - started) / 1000);
@@ -541,6 +550,7 @@ export class ModelRuntime {
       this.pickDefault();
       this.reportStates();
       await this.retire(m);
+      this.reportModelInfo(m, false);
       if (this.models.get(name) === m) this.models.delete(name);
       this.activity.set(name, { state: 'UNAVAILABLE', reason: 'unloaded', version: m.version });
       if (this.defaultModel === name) this.defaultModel = null;

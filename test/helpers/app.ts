@@ -32,8 +32,7 @@ export async function startTestApp(options: StartOptions = {}): Promise<TestApp>
   if (options.classifier) await writeFixtureClassifier(dir);
   const config = testConfig({ GAN_MODELS_DIR: dir, GAN_INTRA_OP_THREADS: '1', ...options.config });
   const app = await buildApp(config);
-  await app.runtime.scan();
-  await app.runtime.start();
+  await app.loadModels();
   await app.ready();
   return {
     app,

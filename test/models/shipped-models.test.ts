@@ -16,8 +16,7 @@ let app: FastifyInstance;
 
 beforeAll(async () => {
   app = await buildApp(testConfig({ GAN_MODELS_DIR: MODELS_DIR, GAN_DEFAULT_MODEL: 'mnist-dcgan' }));
-  await app.runtime.scan();
-  await app.runtime.start();
+  await app.loadModels();
 });
 afterAll(async () => {
   await app.close();

@@ -37,8 +37,7 @@ beforeAll(async () => {
     },
   });
   const app = await buildApp(config, { logger: { level: 'info', stream } });
-  await app.runtime.scan();
-  await app.runtime.start();
+  await app.loadModels();
   await app.ready();
   t = { app, dir, close: () => app.close() };
 });

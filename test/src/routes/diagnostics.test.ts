@@ -240,8 +240,7 @@ describe('diagnostics with reference statistics', () => {
   let app: FastifyInstance;
   const start = async () => {
     const a = await buildApp(testConfig({ GAN_MODELS_DIR: dir, GAN_INTRA_OP_THREADS: '1' }));
-    await a.runtime.scan();
-    await a.runtime.start();
+    await a.loadModels();
     await a.ready();
     return a;
   };
