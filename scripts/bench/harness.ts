@@ -6,7 +6,7 @@ import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import autocannon from 'autocannon';
 import { type Config, loadConfig } from '../../src/config.ts';
-import { freePort, ROOT } from '../../test/helpers/process.ts';
+import { freePort, ROOT } from '../service-process.ts';
 
 export const median = (xs: number[]): number => {
   const s = [...xs].sort((a, b) => a - b);

@@ -24,9 +24,9 @@ import { createSession, SessionLoadError } from '../../src/inference/providers.t
 import { isolationFor } from '../../src/inference/worker-handle.ts';
 import { RandomState } from '../../src/latent/random-state.ts';
 import { imageRowDims, inputOf, type Manifest, manifestSchema } from '../../src/models/manifest.ts';
-import { type ServiceProcess, startService, waitFor } from '../../test/helpers/process.ts';
 import { commandLine } from '../command-line.ts';
 import { writeReportMarkdown } from '../report-file.ts';
+import { type ServiceProcess, startService, waitFor } from '../service-process.ts';
 import { effectiveConfig, type LoadResult, load, log, medianRunMs, round } from './harness.ts';
 
 const { values: args } = parseArgs({

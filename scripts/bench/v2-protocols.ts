@@ -18,8 +18,8 @@ import { type Client, credentials, Metadata, type ServiceError } from '@grpc/grp
 import * as ort from 'onnxruntime-node';
 import { inferenceService, type ModelInferRequest } from '../../src/grpc/proto.ts';
 import { RandomState } from '../../src/latent/random-state.ts';
-import { freePort, startService, waitReady } from '../../test/helpers/process.ts';
 import { commandLine } from '../command-line.ts';
+import { freePort, startService, waitReady } from '../service-process.ts';
 import { log, median, processTreeCpu, round } from './harness.ts';
 
 export const HEADER_LENGTH = 'inference-header-content-length';

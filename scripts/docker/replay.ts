@@ -480,21 +480,6 @@ export async function stopImage(
   return result;
 }
 
-/** A free loopback port (closed again before returning, so there is a small window to lose it). */
-export async function freePort(): Promise<number> {
-  const { createServer } = await import('node:net');
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() =>
-        typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port')),
-      );
-    });
-  });
-}
-
 /** Folders under `modelsDir` that hold a model.json. */
 export async function modelFolders(modelsDir: string): Promise<string[]> {
   if (!(await exists(modelsDir))) return [];

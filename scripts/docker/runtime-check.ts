@@ -10,8 +10,8 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { freePort } from '../service-process.ts';
 import {
-  freePort,
   modelFolders,
   pngDimensions,
   type RunningImage,

@@ -9,9 +9,9 @@ import { spawn } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import { parseArgs } from 'node:util';
-import { freePort, ROOT } from '../../test/helpers/process.ts';
 import { commandLine } from '../command-line.ts';
 import { writeReportMarkdown } from '../report-file.ts';
+import { freePort, ROOT } from '../service-process.ts';
 
 const { values: args } = parseArgs({
   options: {

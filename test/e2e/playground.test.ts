@@ -10,9 +10,9 @@ import { type Browser, chromium, type Page } from 'playwright-core';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeStyleganSingleFile } from '../../scripts/onnx/family-models.ts';
+import { ROOT, type ServiceProcess, startService, waitFor } from '../../scripts/service-process.ts';
 import { writeFixtureClassifier, writeFixtureModel } from '../fixtures/models.ts';
 import { tempDir } from '../helpers/app.ts';
-import { ROOT, type ServiceProcess, startService, waitFor } from '../helpers/process.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
 const CHROMIUM_ARGS = [

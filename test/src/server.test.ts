@@ -3,9 +3,9 @@
  */
 import { rm } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startService, waitFor, waitReady } from '../../scripts/service-process.ts';
 import { writeFixtureModel } from '../fixtures/models.ts';
 import { tempDir } from '../helpers/app.ts';
-import { startService, waitFor, waitReady } from '../helpers/process.ts';
 
 let empty: string;
 let models: string;

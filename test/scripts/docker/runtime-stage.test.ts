@@ -12,7 +12,6 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  freePort,
   modelFolders,
   pngDimensions,
   type ReplayedImage,
@@ -23,6 +22,7 @@ import {
   stopImage,
   waitForStatus,
 } from '../../../scripts/docker/replay.ts';
+import { freePort } from '../../../scripts/service-process.ts';
 import { writeFixtureModel } from '../../fixtures/models.ts';
 
 const root = resolve(import.meta.dirname, '../../..');

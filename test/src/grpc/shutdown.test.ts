@@ -5,9 +5,9 @@
 import { rm } from 'node:fs/promises';
 import { status } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort, startService, waitFor, waitReady } from '../../../scripts/service-process.ts';
 import { writeFixtureModel } from '../../fixtures/models.ts';
 import { tempDir } from '../../helpers/app.ts';
-import { freePort, startService, waitFor, waitReady } from '../../helpers/process.ts';
 import { grpcError, inferenceClient } from './client.ts';
 
 let models: string;

@@ -5,7 +5,7 @@
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { json, startTestApp, type TestApp } from '../../helpers/app.ts';
-import { rawExchange } from '../../helpers/process.ts';
+import { rawExchange } from '../../helpers/raw-exchange.ts';
 
 let t: TestApp;
 let port: number;

@@ -4,7 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, type TestApp } from '../../helpers/app.ts';
-import { rawExchange } from '../../helpers/process.ts';
+import { rawExchange } from '../../helpers/raw-exchange.ts';
 
 let t: TestApp;
 let port: number;

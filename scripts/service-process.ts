@@ -1,18 +1,22 @@
 /**
- * Start the real service as a child process (from the TypeScript sources) on a free port; talk raw HTTP to a port.
+ * The real service as a child process (from the TypeScript sources, or the built one) on a free loopback port,
+ * and waiting for it: used by the benchmarks, the soak, the Docker runtime check and the tests.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { connect, createServer, type Socket } from 'node:net';
+import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 
-export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+/** The repository root. */
+export const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
+/** A free loopback port (closed again before returning, so there is a small window to lose it). */
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.listen(0, '127.0.0.1', () => {
-      const address = srv.address();
-      srv.close(() =>
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() =>
         typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port')),
       );
     });
@@ -54,7 +58,7 @@ export async function waitFor(
   check: () => Promise<boolean>,
   what: string,
   limitMs = 60_000,
-) {
+): Promise<void> {
   const deadline = Date.now() + limitMs;
   let exited = false;
   void svc.exited.then(() => {
@@ -67,19 +71,6 @@ export async function waitFor(
   throw new Error(`${what} did not happen; service output:\n${svc.output()}`);
 }
 
-export async function waitReady(svc: ServiceProcess) {
+export async function waitReady(svc: ServiceProcess): Promise<void> {
   await waitFor(svc, async () => (await fetch(`${svc.url}/readyz`)).status === 200, '/readyz 200');
-}
-
-/** Open a socket to `port`, write `text` as it is, and resolve with all the server sent once it closed the connection. */
-export function rawExchange(port: number, text: string): Promise<{ reply: string; socket: Socket }> {
-  return new Promise((resolve, reject) => {
-    const socket = connect(port, '127.0.0.1', () => socket.write(text));
-    let reply = '';
-    socket.on('data', (d) => {
-      reply += d.toString();
-    });
-    socket.on('error', reject);
-    socket.on('close', () => resolve({ reply, socket }));
-  });
 }
