@@ -1,10 +1,8 @@
 /**
  * Mode-collapse diagnostics of a served model: POST /v1/models/:name/diagnostics (figures as JSON),
  * GET …/diagnostics/grid.png (samples sorted into one row per predicted class) and …/diagnostics/histogram.png.
- * Identical requests (model, samples, seed, truncation) share one run: the last few results are kept, and a run in progress
- * is awaited rather than repeated, so fetching the figures and both pictures costs one job. Runs are bounded like
- * inference: GAN_DIAGNOSTICS_MAX_SAMPLES_IN_FLIGHT samples at once (503 past it), GAN_REQUEST_TIMEOUT_MS each
- * (504, and the run stops), and the grid picture at MAX_GRID_PIXELS.
+ * Runs, their sharing and their budget live in src/services/diagnostics.ts; the grid picture is bounded here, at
+ * MAX_GRID_PIXELS, before any work.
  */
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
@@ -16,18 +14,15 @@ import {
   MODE_SHARE,
   RECALL_DROP,
 } from '../diagnostics/metrics.ts';
-import { classGridPng, classGridSize, histogramPng } from '../diagnostics/pictures.ts';
+import { classGridSize } from '../diagnostics/pictures.ts';
 import {
   classifierOf,
   DEFAULT_SAMPLES,
-  type DiagnosticsResult,
   MAX_PER_CLASS,
   MAX_SAMPLES,
   MIN_SAMPLES,
-  runDiagnostics,
 } from '../diagnostics/run.ts';
 import { ServiceError } from '../errors.ts';
-import type { ServedModel } from '../inference/runtime.ts';
 import {
   errorResponses,
   errorSchema,
@@ -38,53 +33,17 @@ import {
   seedSchema,
   truncationSchema,
 } from '../schemas/common.ts';
-import { type RejectionOptions, rejectionSchema, rejectionSummarySchema } from '../schemas/rejection.ts';
+import { rejectionSchema, rejectionSummarySchema } from '../schemas/rejection.ts';
+import { DiagnosticsService } from '../services/diagnostics.ts';
 import { requireDiscriminator } from '../services/images.ts';
 import { checkOversample } from '../services/rejection.ts';
 import { sendBinary, sendJson } from './reply.ts';
 
-/** Results kept for repeat requests (a report plus at most 32 images per class: ~250 KB each for MNIST). */
-const CACHE_SIZE = 8;
-/** Pictures kept for repeat requests (a grid at the largest size is a few hundred KB). */
-const PICTURE_CACHE_SIZE = 16;
 /**
  * Largest class grid, pixels: 32 samples per class at scale 5 for a 28×28 model. A 15,392×4,832 grid (scale 16)
  * took 3.9 s to draw and encode on 2 cores; this size takes about a tenth of that.
  */
 export const MAX_GRID_PIXELS = 8_388_608;
-/** Retry-After for a diagnostics run refused while others use the budget, seconds. */
-const BUSY_RETRY_AFTER_S = 5;
-
-/** Look `key` up in a small LRU map of promises, or make and keep it; a promise that rejects is forgotten. */
-function remember<T>(
-  cache: Map<string, Promise<T>>,
-  key: string,
-  size: number,
-  make: () => Promise<T>,
-): Promise<T> {
-  const hit = cache.get(key);
-  if (hit) {
-    cache.delete(key); // re-insert: most recently used last
-    cache.set(key, hit);
-    return hit;
-  }
-  const made = make();
-  cache.set(key, made);
-  made.catch(() => cache.delete(key));
-  while (cache.size > size) cache.delete(cache.keys().next().value!);
-  return made;
-}
-
-/** `job`, or a rejection with the signal's reason as soon as it fires (the job itself stops at its next step). */
-function until<T>(job: Promise<T>, signal: AbortSignal): Promise<T> {
-  return Promise.race([
-    job,
-    new Promise<never>((_, reject) => {
-      if (signal.aborted) reject(signal.reason);
-      signal.addEventListener('abort', () => reject(signal.reason), { once: true });
-    }),
-  ]);
-}
 
 const paramsSchema = z.strictObject({ name: modelNameSchema.describe('Model name (see GET /v1/models)') });
 
@@ -244,78 +203,7 @@ export const diagnosticsReportSchema = z
 const responses = { ...errorResponses, 409: errorSchema };
 
 export const diagnosticsRoutes: FastifyPluginAsyncZod = async (app) => {
-  const cache = new Map<string, Promise<DiagnosticsResult>>();
-  const pictures = new Map<string, Promise<Buffer>>();
-  const budget = app.config.GAN_DIAGNOSTICS_MAX_SAMPLES_IN_FLIGHT;
-  const timeoutMs = app.config.GAN_REQUEST_TIMEOUT_MS;
-  let inFlight = 0;
-
-  /** Start a run within the budget and the deadline; its samples count until it has stopped. */
-  const start = (
-    model: ServedModel,
-    samples: number,
-    seed: number,
-    truncation: number,
-    rejection: RejectionOptions | undefined,
-  ) => {
-    // Rejection generates and scores up to oversample candidates per sample: they count too.
-    const cost = samples * (rejection?.oversample ?? 1);
-    if (cost > budget) {
-      throw new ServiceError(
-        'GAN_ERR_VALIDATION',
-        `at most ${budget} samples per run here (GAN_DIAGNOSTICS_MAX_SAMPLES_IN_FLIGHT), got ${rejection ? `${samples} × oversample ${rejection.oversample} = ${cost}` : samples}`,
-        'samples',
-      );
-    }
-    if (inFlight + cost > budget) {
-      throw new ServiceError(
-        'GAN_ERR_OVERLOADED',
-        `diagnostics of ${inFlight} samples are running; the limit is ${budget} (GAN_DIAGNOSTICS_MAX_SAMPLES_IN_FLIGHT)`,
-        undefined,
-        { retryAfter: BUSY_RETRY_AFTER_S },
-      );
-    }
-    inFlight += cost;
-    const deadline = new AbortController();
-    const timer = setTimeout(
-      () =>
-        deadline.abort(
-          new ServiceError(
-            'GAN_ERR_TIMEOUT',
-            `diagnostics of ${samples} samples did not finish within ${timeoutMs} ms (GAN_REQUEST_TIMEOUT_MS); ask for fewer samples`,
-          ),
-        ),
-      timeoutMs,
-    );
-    const run = runDiagnostics(app.runtime, model, {
-      samples,
-      seed,
-      truncation,
-      chunk: app.config.GAN_MAX_BATCH,
-      signal: deadline.signal,
-      ...(rejection ? { rejection, metrics: app.metrics } : {}),
-    });
-    const settle = () => {
-      clearTimeout(timer);
-      inFlight -= cost;
-    };
-    run.then(settle, settle);
-    return until(run, deadline.signal);
-  };
-
-  const diagnose = (
-    model: ServedModel,
-    samples: number,
-    seed: number,
-    truncation: number,
-    rejection?: RejectionOptions,
-  ): Promise<DiagnosticsResult> =>
-    remember(
-      cache,
-      `${model.name}\n${samples}\n${seed}\n${truncation}\n${rejection ? JSON.stringify(rejection) : ''}`,
-      CACHE_SIZE,
-      () => start(model, samples, seed, truncation, rejection),
-    );
+  const diagnostics = new DiagnosticsService(app.runtime, app.config, app.metrics);
 
   app.post(
     '/v1/models/:name/diagnostics',
@@ -340,7 +228,7 @@ export const diagnosticsRoutes: FastifyPluginAsyncZod = async (app) => {
         requireDiscriminator(model, 'rejection');
         checkOversample(rejection.oversample, app.config.GAN_MAX_OVERSAMPLE);
       }
-      const { report } = await diagnose(model, samples, seed, truncation, rejection);
+      const { report } = await diagnostics.diagnose(model, { samples, seed, truncation, rejection });
       return sendJson(reply, report, { field: 'samples' });
     },
   );
@@ -377,19 +265,8 @@ export const diagnosticsRoutes: FastifyPluginAsyncZod = async (app) => {
           'scale',
         );
       }
-      const key = `grid\n${model.name}\n${q.samples}\n${q.seed}\n${q.truncation}\n${q.perClass}\n${q.scale}`;
-      const png = await remember(pictures, key, PICTURE_CACHE_SIZE, async () => {
-        const result = await diagnose(model, q.samples, q.seed, q.truncation);
-        const perImage = result.image.width * result.image.height * result.image.channels;
-        return classGridPng({
-          examples: result.examples.map((e) => e.subarray(0, Math.min(e.length, q.perClass * perImage))),
-          counts: result.report.histogram.counts,
-          classNames: result.report.classNames,
-          ...result.image,
-          perClass: q.perClass,
-          scale: q.scale,
-        });
-      });
+      const run = { samples: q.samples, seed: q.seed, truncation: q.truncation };
+      const png = await diagnostics.grid(model, run, q.perClass, q.scale);
       return sendBinary(reply, 'image/png', png);
     },
   );
@@ -411,16 +288,10 @@ export const diagnosticsRoutes: FastifyPluginAsyncZod = async (app) => {
       const model = app.runtime.model(request.params.name, 'name');
       reply.header('x-model', model.name);
       const q = request.query;
-      const key = `histogram\n${model.name}\n${q.samples}\n${q.seed}\n${q.truncation}`;
-      const png = await remember(pictures, key, PICTURE_CACHE_SIZE, async () => {
-        const { report } = await diagnose(model, q.samples, q.seed, q.truncation);
-        return histogramPng({
-          counts: report.histogram.counts,
-          classNames: report.classNames,
-          title: `${report.model}: ${report.samples} samples from seed ${report.seed}${report.truncation === 1 ? '' : ` at ψ ${report.truncation}`}, judged by ${report.classifier}`,
-          subtitle: report.verdict.summary,
-          collapsed: report.verdict.collapsed,
-        });
+      const png = await diagnostics.histogram(model, {
+        samples: q.samples,
+        seed: q.seed,
+        truncation: q.truncation,
       });
       return sendBinary(reply, 'image/png', png);
     },
