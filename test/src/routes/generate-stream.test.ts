@@ -282,6 +282,40 @@ describe('POST /generate/stream', () => {
     expect(after - atHangUp).toBeLessThanOrEqual(batch);
     expect((await generate(t, { seed: 1 })).statusCode).toBe(200);
   });
+
+  it('cuts the stream short when a batch fails after the first (a worker killed), instead of ending it cleanly', async () => {
+    const t = await start({ config: { GAN_MAX_BATCH: '64', GAN_WORKER_ISOLATION: 'process' } });
+    const port = await listen(t);
+    const pool = t.app.runtime.workerPool!;
+    const restarted = new Promise<void>((resolve) => pool.once('restarted', () => resolve()));
+    const outcome = new Promise<{ bytes: number; error: string | null; complete: boolean }>((resolve) => {
+      let bytes = 0;
+      let killed = false;
+      const req = httpRequest(
+        { port, host: '127.0.0.1', method: 'POST', path: '/generate/stream', headers: json({}).headers },
+        (res) => {
+          res.on('data', (d: Buffer) => {
+            bytes += d.length;
+            const busy = pool.workers.find((w) => w.busy);
+            if (!killed && bytes > 256 * 1024 && busy) {
+              killed = true;
+              process.kill(busy.handle.pid!, 'SIGKILL');
+            }
+          });
+          res.on('error', (e) => resolve({ bytes, error: e.message, complete: res.complete }));
+          res.on('end', () => resolve({ bytes, error: null, complete: res.complete }));
+        },
+      );
+      req.end(JSON.stringify({ seed: 0, count: 1_000_000 }));
+    });
+    const { bytes, error, complete } = await outcome;
+    expect(bytes).toBeGreaterThan(256 * 1024);
+    expect(bytes).toBeLessThan(1_000_000 * 1024);
+    expect(complete).toBe(false);
+    expect(error).toMatch(/aborted/);
+    await restarted;
+    expect((await generate(t, { seed: 1 })).statusCode).toBe(200);
+  });
 });
 
 describe('cancellation of a request whose client disconnected', () => {
