@@ -6,27 +6,17 @@
 import multipart from '@fastify/multipart';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { parseContentType } from '../content-type.ts';
-import { invalid, ServiceError } from '../errors.ts';
-import { readMultipartFiles } from '../http/multipart.ts';
-import { decodeAllToModel, type RawImage } from '../imaging/codec.ts';
+import { invalid } from '../errors.ts';
+import { IMAGE_CONTENT_TYPES, readImageUploads, uploadJsonSchema } from '../http/image-uploads.ts';
 import { DecodeQueue } from '../imaging/decode-queue.ts';
-import type { ServedModel } from '../inference/runtime.ts';
 import { errorResponses, labelSchema, modelNameSchema, queryInt } from '../schemas/common.ts';
-import { discriminatePixels } from '../services/images.ts';
-import { resolveLabels } from './generate.ts';
+import { scoreUploads } from '../services/discrimination.ts';
 
-export const IMAGE_CONTENT_TYPES = ['image/png', 'image/jpeg', 'image/webp', 'image/gif'] as const;
+export { IMAGE_CONTENT_TYPES } from '../http/image-uploads.ts';
 
 const querySchema = z.strictObject({
   model: modelNameSchema.optional(),
   label: queryInt(labelSchema).optional().describe('Class label, for discriminators that take one'),
-});
-
-const jsonBodySchema = z.strictObject({
-  model: modelNameSchema.optional(),
-  images: z.array(z.string().min(1).describe('Image file (PNG, JPEG, WebP, GIF), base64')).min(1),
-  labels: z.array(labelSchema).optional(),
 });
 
 const resultSchema = z.object({
@@ -38,8 +28,6 @@ const resultSchema = z.object({
     }),
   ),
 });
-
-const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 
 export const discriminateRoutes: FastifyPluginAsyncZod = async (app) => {
   const config = app.config;
@@ -60,30 +48,6 @@ export const discriminateRoutes: FastifyPluginAsyncZod = async (app) => {
   // One queue for the app's decodes: a burst of uploads leaves libuv's other threads to static files and zlib.
   const decodeQueue = new DecodeQueue(config.GAN_DECODE_CONCURRENCY);
 
-  async function decodeAll(
-    model: ServedModel,
-    files: Array<{ data: Buffer; field: string }>,
-  ): Promise<Uint8Array> {
-    const { width, height, channels } = model.manifest.image;
-    const images: RawImage[] = await decodeAllToModel(files, {
-      width,
-      height,
-      channels,
-      maxPixels: config.GAN_MAX_IMAGE_PIXELS,
-      maxSide: config.GAN_MAX_IMAGE_SIDE,
-      maxAspectRatio: config.GAN_MAX_IMAGE_ASPECT_RATIO,
-      maxTotalPixels: config.GAN_MAX_DECODE_PIXELS,
-      budgetField: files.length === 1 ? files[0]!.field : 'images',
-      queue: decodeQueue,
-    });
-    const perImage = width * height * channels;
-    const out = new Uint8Array(images.length * perImage);
-    images.forEach((img, i) => {
-      out.set(img.data, i * perImage);
-    });
-    return out;
-  }
-
   app.post(
     '/discriminate',
     {
@@ -99,7 +63,7 @@ export const discriminateRoutes: FastifyPluginAsyncZod = async (app) => {
               properties: { file: { type: 'array', items: { type: 'string', format: 'binary' } } },
             },
           },
-          'application/json': { schema: z.toJSONSchema(jsonBodySchema) },
+          'application/json': { schema: z.toJSONSchema(uploadJsonSchema) },
         },
       },
       schema: {
@@ -112,84 +76,23 @@ export const discriminateRoutes: FastifyPluginAsyncZod = async (app) => {
       },
     },
     async (request, reply) => {
-      const contentType = parseContentType(request.headers['content-type'] ?? '').type;
-      const files: Array<{ data: Buffer; field: string }> = [];
-      let modelName = request.query.model;
-      let labels: number[] | undefined;
-      const max = config.GAN_MAX_IMAGES_PER_REQUEST;
-
-      if ((IMAGE_CONTENT_TYPES as readonly string[]).includes(contentType)) {
-        files.push({ data: request.body as Buffer, field: 'body' });
-      } else if (contentType === 'multipart/form-data') {
-        files.push(...(await readMultipartFiles(request, config.GAN_BODY_LIMIT_BYTES)));
-      } else if (contentType === 'application/json') {
-        // Count before anything is decoded: a million tiny entries must not cost a million buffers.
-        const images = (request.body as { images?: unknown } | null)?.images;
-        if (Array.isArray(images) && images.length > max) {
-          throw new ServiceError(
-            'GAN_ERR_PAYLOAD_TOO_LARGE',
-            `at most ${max} images per request, got ${images.length}`,
-            'images',
-          );
-        }
-        const parsed = jsonBodySchema.safeParse(request.body);
-        if (!parsed.success) {
-          const issue = parsed.error.issues[0]!;
-          const field = ['body', ...issue.path.map(String)]
-            .join('.')
-            .replace(/\.(\d+)/g, '[$1]')
-            .replace(/^body\./, '');
-          throw invalid(field, `${field}: ${issue.message}`);
-        }
-        if (parsed.data.model !== undefined) {
-          if (modelName !== undefined && modelName !== parsed.data.model) {
-            throw invalid(
-              'model',
-              `model is '${modelName}' in the query but '${parsed.data.model}' in the body`,
-            );
-          }
-          modelName = parsed.data.model;
-        }
-        labels = parsed.data.labels;
-        parsed.data.images.forEach((b64, i) => {
-          // A data: URL prefix, line breaks (what `base64` prints) and the URL-safe alphabet are all accepted.
-          const clean = b64
-            .replace(/^data:image\/[a-z]+;base64,/, '')
-            .replace(/\s+/g, '')
-            .replace(/-/g, '+')
-            .replace(/_/g, '/');
-          if (!BASE64.test(clean) || clean.replace(/=+$/, '').length % 4 === 1) {
-            throw invalid(`images[${i}]`, `images[${i}] is not base64`);
-          }
-          files.push({ data: Buffer.from(clean, 'base64'), field: `images[${i}]` });
-        });
-      } else {
-        throw new ServiceError(
-          'GAN_ERR_UNSUPPORTED_MEDIA_TYPE',
-          `content-type must be one of ${[...IMAGE_CONTENT_TYPES, 'multipart/form-data', 'application/json'].join(', ')}; got '${contentType || 'none'}'`,
-          'content-type',
-        );
+      const uploads = await readImageUploads(request, {
+        maxImages: config.GAN_MAX_IMAGES_PER_REQUEST,
+        bodyLimitBytes: config.GAN_BODY_LIMIT_BYTES,
+      });
+      const { model: inQuery, label } = request.query;
+      if (uploads.model !== undefined && inQuery !== undefined && uploads.model !== inQuery) {
+        throw invalid('model', `model is '${inQuery}' in the query but '${uploads.model}' in the body`);
       }
-      if (files.length === 0) throw invalid('images', 'no image in the request');
-      if (files.length > max) {
-        throw new ServiceError(
-          'GAN_ERR_PAYLOAD_TOO_LARGE',
-          `at most ${max} images per request, got ${files.length}`,
-          'images',
-        );
-      }
-      const model = app.runtime.model(modelName);
+      const model = app.runtime.model(uploads.model ?? inQuery);
       reply.header('x-model', model.name);
-      const wantsLabel = model.manifest.discriminator.labelInput !== null;
-      const resolved = wantsLabel ? resolveLabels(model, files.length, request.query.label, labels) : null;
-      if (!wantsLabel && (request.query.label !== undefined || labels !== undefined)) {
-        throw invalid(
-          request.query.label !== undefined ? 'label' : 'labels',
-          `the discriminator of '${model.name}' takes no label`,
-        );
-      }
-      const pixels = await decodeAll(model, files);
-      const results = await discriminatePixels(app.runtime, model, pixels, resolved);
+      const results = await scoreUploads(
+        app.runtime,
+        model,
+        { files: uploads.files, label, labels: uploads.labels },
+        config,
+        decodeQueue,
+      );
       return { model: model.name, results };
     },
   );
