@@ -13,12 +13,12 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import type * as tfTypes from '@tensorflow/tfjs';
 import * as ort from 'onnxruntime-node';
-import { type ConvertOptions, convertLayersModel } from '../export/convert.ts';
-import { measureParity } from '../export/parity.ts';
-import { randomizeWeights } from '../export/random-weights.ts';
+import { type ConvertOptions, convertLayersModel } from '../../trainer/export/convert.ts';
+import { measureParity } from '../../trainer/export/parity.ts';
+import { randomizeWeights } from '../../trainer/export/random-weights.ts';
+import { buildGenerator } from '../../trainer/models/gan.ts';
+import { initTf, tf } from '../../trainer/tfjs/backend.ts';
 import { parseModel } from '../onnx/builder.ts';
-import { initTf, tf } from '../tfjs/backend.ts';
-import { buildGenerator } from '../train/models.ts';
 
 type ST = tfTypes.SymbolicTensor;
 

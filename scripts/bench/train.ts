@@ -4,11 +4,16 @@
  * (`--conditional` and `--latent-code` add the ACGAN and InfoGAN variants of each architecture).
  */
 import { parseArgs } from 'node:util';
-import { loadDataset } from '../data/datasets.ts';
-import { initTf, tf } from '../tfjs/backend.ts';
-import { ARCHITECTURES, buildDiscriminator, buildGenerator, DEFAULT_WIDTH } from '../train/models.ts';
-import { GanSampler } from '../train/sampler.ts';
-import { trainStep } from '../train/step.ts';
+import { loadDataset } from '../../trainer/data/datasets.ts';
+import {
+  ARCHITECTURES,
+  buildDiscriminator,
+  buildGenerator,
+  DEFAULT_WIDTH,
+} from '../../trainer/models/gan.ts';
+import { initTf, tf } from '../../trainer/tfjs/backend.ts';
+import { GanSampler } from '../../trainer/training/sampler.ts';
+import { trainStep } from '../../trainer/training/step.ts';
 
 const { values } = parseArgs({
   options: {

@@ -12,7 +12,6 @@ import { appendFile, mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { RandomState } from '../../src/latent/random-state.ts';
-import { commandLine } from '../command-line.ts';
 import {
   CLASS_NAMES,
   isDatasetName,
@@ -20,11 +19,18 @@ import {
   NUM_CLASSES,
   PIXELS,
   toSignedUnit,
-} from '../data/datasets.ts';
-import { initTf, tf } from '../tfjs/backend.ts';
-import { fileLoadHandler, fileSaveHandler } from '../tfjs/io.ts';
-import { seedMathRandom } from '../train/sampler.ts';
-import { buildClassifier, CLASSIFIER_NAMES, classifierStep, FEATURE_DIM, predictClasses } from './model.ts';
+} from '../../trainer/data/datasets.ts';
+import {
+  buildClassifier,
+  CLASSIFIER_NAMES,
+  classifierStep,
+  FEATURE_DIM,
+  predictClasses,
+} from '../../trainer/models/classifier.ts';
+import { initTf, tf } from '../../trainer/tfjs/backend.ts';
+import { fileLoadHandler, fileSaveHandler } from '../../trainer/tfjs/io.ts';
+import { seedMathRandom } from '../../trainer/training/sampler.ts';
+import { commandLine } from '../command-line.ts';
 
 const { values } = parseArgs({
   options: {

@@ -33,8 +33,8 @@ import { ModelRuntime } from '../../src/inference/runtime.ts';
 import { MAX_SEED } from '../../src/latent/random-state.ts';
 import { Metrics } from '../../src/metrics.ts';
 import { REJECTION_METHODS, type RejectionOptions, rejectionSchema } from '../../src/schemas/rejection.ts';
+import { loadDataset } from '../../trainer/data/datasets.ts';
 import { commandLine } from '../command-line.ts';
-import { loadDataset } from '../data/datasets.ts';
 import { onnxClassifier, readClassifierManifest, referenceFromImages, writeReference } from './reference.ts';
 
 const GRID_PER_CLASS = 16;

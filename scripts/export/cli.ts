@@ -9,10 +9,10 @@
  */
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import type { ConvertOptions } from '../../trainer/export/convert.ts';
+import { type ExportRunOptions, exportClassifierRun, exportGanRun } from '../../trainer/export/run-export.ts';
+import { initTf } from '../../trainer/tfjs/backend.ts';
 import { commandLine } from '../command-line.ts';
-import { initTf } from '../tfjs/backend.ts';
-import type { ConvertOptions } from './convert.ts';
-import { type ExportRunOptions, exportClassifierRun, exportGanRun } from './run-export.ts';
 
 const FORMS: Record<string, ConvertOptions> = {
   fast: {},

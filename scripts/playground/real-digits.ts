@@ -15,7 +15,7 @@ import {
   loadDataset,
   NUM_CLASSES,
   PIXELS,
-} from '../data/datasets.ts';
+} from '../../trainer/data/datasets.ts';
 
 export const REAL_DIR = fileURLToPath(new URL('../../public/real', import.meta.url));
 

@@ -19,24 +19,30 @@ import type * as tfTypes from '@tensorflow/tfjs';
 import cliProgress from 'cli-progress';
 import { setCode } from '../../src/latent/code.ts';
 import { latentsForSeeds } from '../../src/latent/random-state.ts';
-import { commandLine } from '../command-line.ts';
-import { CLASS_NAMES, firstImages, isDatasetName, loadDataset, NUM_CLASSES } from '../data/datasets.ts';
-import { initTf, tf } from '../tfjs/backend.ts';
-import { fileLoadHandler } from '../tfjs/io.ts';
-import { GeneratorAverage } from './average.ts';
-import { AVERAGE_DIR, loadCheckpoint, readState, saveCheckpoint } from './checkpoint.ts';
-import { type EpochEvaluation, evaluateEpoch, referenceGaussian } from './evaluate.ts';
+import {
+  CLASS_NAMES,
+  firstImages,
+  isDatasetName,
+  loadDataset,
+  NUM_CLASSES,
+} from '../../trainer/data/datasets.ts';
 import {
   ARCHITECTURES,
   type Architecture,
   buildDiscriminator,
   buildGenerator,
   DEFAULT_WIDTH,
-} from './models.ts';
-import { curvePng, gridPng, type Series } from './pictures.ts';
-import { GanSampler, seedMathRandom } from './sampler.ts';
-import { type GanLoss, LOSSES, type StepMetrics, trainStep } from './step.ts';
-import { copyMatchingWeights } from './warm-start.ts';
+} from '../../trainer/models/gan.ts';
+import { copyMatchingWeights } from '../../trainer/models/warm-start.ts';
+import { initTf, tf } from '../../trainer/tfjs/backend.ts';
+import { fileLoadHandler } from '../../trainer/tfjs/io.ts';
+import { GeneratorAverage } from '../../trainer/training/average.ts';
+import { AVERAGE_DIR, loadCheckpoint, readState, saveCheckpoint } from '../../trainer/training/checkpoint.ts';
+import { type EpochEvaluation, evaluateEpoch, referenceGaussian } from '../../trainer/training/evaluate.ts';
+import { curvePng, gridPng, type Series } from '../../trainer/training/pictures.ts';
+import { GanSampler, seedMathRandom } from '../../trainer/training/sampler.ts';
+import { type GanLoss, LOSSES, type StepMetrics, trainStep } from '../../trainer/training/step.ts';
+import { commandLine } from '../command-line.ts';
 
 const GRID_COLS = 10;
 const GRID_SEEDS = Array.from({ length: 100 }, (_, i) => i); // fixed seeds: the same latents every epoch

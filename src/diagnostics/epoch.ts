@@ -1,5 +1,5 @@
 /**
- * The figures the trainer's per-epoch hook logs (scripts/train/evaluate.ts `evaluateEpoch`), from classifier
+ * The figures the trainer's per-epoch hook logs (trainer/training/evaluate.ts `evaluateEpoch`), from classifier
  * outputs it computed with tfjs: the same functions, thresholds and definitions as the service's diagnostics, so
  * a training log and `npm run evaluate` read alike.
  */

@@ -1,7 +1,7 @@
 /**
  * The categorical code an InfoGAN-style generator reads from z itself (Chen et al. 2016): the index of the largest
  * of z's first K entries, uniform over the K categories for z ~ N(0, I). The trainer's LatentCode layer computes it
- * inside the generator (scripts/train/latent-code.ts); these are the same rule on plain arrays, for the trainer's
+ * inside the generator (trainer/models/latent-code.ts); these are the same rule on plain arrays, for the trainer's
  * sample grids and for /generate's `code`.
  */
 

@@ -10,10 +10,10 @@ import { promisify } from 'node:util';
 import * as ort from 'onnxruntime-node';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildClassifier } from '../../../scripts/classifier/model.ts';
-import { initTf } from '../../../scripts/tfjs/backend.ts';
-import { fileSaveHandler } from '../../../scripts/tfjs/io.ts';
 import { latentsForSeeds } from '../../../src/latent/random-state.ts';
+import { buildClassifier } from '../../../trainer/models/classifier.ts';
+import { initTf } from '../../../trainer/tfjs/backend.ts';
+import { fileSaveHandler } from '../../../trainer/tfjs/io.ts';
 
 const run = promisify(execFile);
 const TSX = path.resolve('node_modules/.bin/tsx');

@@ -5,7 +5,7 @@ import {
   scaleAlongAxis,
   subPixelAxis,
   transpose,
-} from '../../scripts/export/tensor-math.ts';
+} from '../../../trainer/export/tensor-math.ts';
 
 describe('transpose', () => {
   it('matches np.transpose on a 2×3×4 array', () => {

@@ -3,7 +3,7 @@
  * backend's reference implementations, over pad / stride / kernel-size cases.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
-import { initTf, tf } from '../../../scripts/tfjs/backend.ts';
+import { initTf, tf } from '../../../trainer/tfjs/backend.ts';
 
 type Pad = 'same' | 'valid' | number;
 

@@ -12,8 +12,8 @@
  *   real images' dataset labels, so code k comes to mean class k while G still takes z alone.
  */
 import type * as tfTypes from '@tensorflow/tfjs';
+import { latentCodeOf } from '../models/latent-code.ts';
 import { tf } from '../tfjs/backend.ts';
-import { latentCodeOf } from './latent-code.ts';
 
 export const LOSSES = ['non-saturating', 'minimax'] as const;
 export type GanLoss = (typeof LOSSES)[number];

@@ -18,8 +18,8 @@ import {
   manifestSchema,
 } from '../../src/models/manifest.ts';
 import { fileLoadHandler } from '../tfjs/io.ts';
-import { AVERAGE_DIR, readState } from '../train/checkpoint.ts';
-import '../train/latent-code.ts'; // registers the LatentCode layer, so InfoGAN checkpoints load
+import { AVERAGE_DIR, readState } from '../training/checkpoint.ts';
+import '../models/latent-code.ts'; // registers the LatentCode layer, so InfoGAN checkpoints load
 import type { IOSpec } from './convert.ts';
 import {
   type CheckedExport,

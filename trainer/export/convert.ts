@@ -9,7 +9,7 @@
  *   the ONNX model takes it as int32 (or int64) [N] and reshapes it inside, so a client sends plain class ids.
  */
 import type * as tfTypes from '@tensorflow/tfjs';
-import { type Attrs, attr, type Dim, type ElementType, GraphBuilder } from '../onnx/builder.ts';
+import { type Attrs, attr, type Dim, type ElementType, GraphBuilder } from '../../scripts/onnx/builder.ts';
 import { LAYER_CONVERTERS, UnsupportedLayerError } from './layers.ts';
 
 export type Layout = 'NHWC' | 'NCHW';

@@ -4,9 +4,9 @@
  */
 import type * as tfTypes from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { initTf, tf } from '../../../scripts/tfjs/backend.ts';
-import { buildDiscriminator, buildGenerator } from '../../../scripts/train/models.ts';
-import { copyMatchingWeights } from '../../../scripts/train/warm-start.ts';
+import { buildDiscriminator, buildGenerator } from '../../../trainer/models/gan.ts';
+import { copyMatchingWeights } from '../../../trainer/models/warm-start.ts';
+import { initTf, tf } from '../../../trainer/tfjs/backend.ts';
 
 beforeAll(async () => {
   await initTf();

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { histogramStats } from '../../../scripts/train/evaluate.ts';
+import { histogramStats } from '../../../trainer/training/evaluate.ts';
 
 /** One-hot-ish probabilities: sample i is class classes[i] with confidence conf. */
 function probs(classes: number[], conf = 0.9): Float32Array {
@@ -36,11 +36,11 @@ describe('histogramStats', () => {
 
 describe('evaluateEpoch with real models', () => {
   it('measures a tiny generator with a tiny classifier, Fréchet distance included', async () => {
-    const { initTf, tf } = await import('../../../scripts/tfjs/backend.ts');
-    const { evaluateEpoch, referenceGaussian } = await import('../../../scripts/train/evaluate.ts');
-    const { buildGenerator } = await import('../../../scripts/train/models.ts');
-    const { buildClassifier } = await import('../../../scripts/classifier/model.ts');
-    const { firstImages, loadDataset } = await import('../../../scripts/data/datasets.ts');
+    const { initTf, tf } = await import('../../../trainer/tfjs/backend.ts');
+    const { evaluateEpoch, referenceGaussian } = await import('../../../trainer/training/evaluate.ts');
+    const { buildGenerator } = await import('../../../trainer/models/gan.ts');
+    const { buildClassifier } = await import('../../../trainer/models/classifier.ts');
+    const { firstImages, loadDataset } = await import('../../../trainer/data/datasets.ts');
     await initTf();
     const test = await loadDataset('mnist', 'test');
     const real = firstImages(test, 300);

@@ -9,7 +9,7 @@
  * - conditional (ACGAN, Odena et al. 2016, as tensorflow/tfjs-examples mnist-acgan): G takes [z, label], the label's
  *   embedding multiplied into z; D takes only the image and outputs [validity logit, class probabilities].
  * - latent code (InfoGAN, Chen et al. 2016; unconditional, no labels): G takes z alone and reads a categorical code
- *   from it (scripts/train/latent-code.ts), whose embedding is multiplied into z as a label's is; D outputs
+ *   from it (trainer/models/latent-code.ts), whose embedding is multiplied into z as a label's is; D outputs
  *   [validity logit, code probabilities], the second being InfoGAN's Q head.
  */
 import type * as tfTypes from '@tensorflow/tfjs';

@@ -1,13 +1,13 @@
 import type * as tfTypes from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { loadDataset, toSignedUnit } from '../../../trainer/data/datasets.ts';
 import {
   buildClassifier,
   classifierStep,
   FEATURE_DIM,
   predictClasses,
-} from '../../../scripts/classifier/model.ts';
-import { loadDataset, toSignedUnit } from '../../../scripts/data/datasets.ts';
-import { initTf, tf } from '../../../scripts/tfjs/backend.ts';
+} from '../../../trainer/models/classifier.ts';
+import { initTf, tf } from '../../../trainer/tfjs/backend.ts';
 
 beforeAll(async () => {
   await initTf();

@@ -4,12 +4,12 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type * as tfTypes from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { firstImages, loadDataset } from '../../../scripts/data/datasets.ts';
-import { initTf, tf } from '../../../scripts/tfjs/backend.ts';
-import { loadCheckpoint, readState, saveCheckpoint } from '../../../scripts/train/checkpoint.ts';
-import { buildDiscriminator, buildGenerator } from '../../../scripts/train/models.ts';
-import { GanSampler } from '../../../scripts/train/sampler.ts';
-import { trainStep } from '../../../scripts/train/step.ts';
+import { firstImages, loadDataset } from '../../../trainer/data/datasets.ts';
+import { buildDiscriminator, buildGenerator } from '../../../trainer/models/gan.ts';
+import { initTf, tf } from '../../../trainer/tfjs/backend.ts';
+import { loadCheckpoint, readState, saveCheckpoint } from '../../../trainer/training/checkpoint.ts';
+import { GanSampler } from '../../../trainer/training/sampler.ts';
+import { trainStep } from '../../../trainer/training/step.ts';
 
 let dir: string;
 

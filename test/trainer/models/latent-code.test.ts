@@ -4,9 +4,9 @@
  */
 import type * as tfTypes from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { initTf, tf } from '../../../scripts/tfjs/backend.ts';
-import { LatentCode, latentCodeOf } from '../../../scripts/train/latent-code.ts';
 import { latentsForSeeds } from '../../../src/latent/random-state.ts';
+import { LatentCode, latentCodeOf } from '../../../trainer/models/latent-code.ts';
+import { initTf, tf } from '../../../trainer/tfjs/backend.ts';
 
 beforeAll(async () => {
   await initTf();

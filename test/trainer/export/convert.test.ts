@@ -1,10 +1,10 @@
 import * as tf from '@tensorflow/tfjs';
 import * as ort from 'onnxruntime-node';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { convertLayersModel } from '../../scripts/export/convert.ts';
-import { UnsupportedLayerError } from '../../scripts/export/layers.ts';
-import { parseModel } from '../../scripts/onnx/builder.ts';
-import { LatentCode } from '../../scripts/train/latent-code.ts';
+import { parseModel } from '../../../scripts/onnx/builder.ts';
+import { convertLayersModel } from '../../../trainer/export/convert.ts';
+import { UnsupportedLayerError } from '../../../trainer/export/layers.ts';
+import { LatentCode } from '../../../trainer/models/latent-code.ts';
 import { expectParity, randomizeWeights } from './helpers.ts';
 
 beforeAll(async () => {

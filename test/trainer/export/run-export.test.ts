@@ -7,11 +7,11 @@ import { promisify } from 'node:util';
 import * as tf from '@tensorflow/tfjs';
 import * as ort from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { exportChecked, ParityError } from '../../scripts/export/export-model.ts';
-import { exportClassifierRun, exportGanRun } from '../../scripts/export/run-export.ts';
-import { fileSaveHandler } from '../../scripts/tfjs/io.ts';
-import { buildDiscriminator, buildGenerator } from '../../scripts/train/models.ts';
-import { classifierManifestSchema, inputOf, manifestSchema } from '../../src/models/manifest.ts';
+import { classifierManifestSchema, inputOf, manifestSchema } from '../../../src/models/manifest.ts';
+import { exportChecked, ParityError } from '../../../trainer/export/export-model.ts';
+import { exportClassifierRun, exportGanRun } from '../../../trainer/export/run-export.ts';
+import { buildDiscriminator, buildGenerator } from '../../../trainer/models/gan.ts';
+import { fileSaveHandler } from '../../../trainer/tfjs/io.ts';
 import { randomizeWeights } from './helpers.ts';
 
 let dir: string;
@@ -72,7 +72,7 @@ async function compareGenerator(
   conditional: boolean,
   checkpointModel = 'generator',
 ): Promise<number> {
-  const { fileLoadHandler } = await import('../../scripts/tfjs/io.ts');
+  const { fileLoadHandler } = await import('../../../trainer/tfjs/io.ts');
   const model = await tf.loadLayersModel(fileLoadHandler(path.join(run, 'checkpoint', checkpointModel)));
   const n = 5;
   const z = Float32Array.from({ length: n * 12 }, (_, i) => Math.sin(i * 0.7) * 1.5);

@@ -1,6 +1,6 @@
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
-import { curvePng, gridPng } from '../../../scripts/train/pictures.ts';
+import { curvePng, gridPng } from '../../../trainer/training/pictures.ts';
 
 describe('gridPng', () => {
   it('tiles images at 2× with gaps, mapping −1 → 0 and 1 → 255', async () => {

@@ -7,7 +7,7 @@ import {
   PIXELS,
   readFashionClasses,
   toSignedUnit,
-} from '../../../scripts/data/datasets.ts';
+} from '../../../trainer/data/datasets.ts';
 
 function histogram(labels: Uint8Array): number[] {
   const h = new Array<number>(10).fill(0);

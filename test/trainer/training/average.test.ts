@@ -1,9 +1,9 @@
 /** The generator's weight average: exact update rule, BatchNorm statistics included, no tensor leak. */
 import type * as tfTypes from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { initTf, tf } from '../../../scripts/tfjs/backend.ts';
-import { GeneratorAverage } from '../../../scripts/train/average.ts';
-import { buildGenerator } from '../../../scripts/train/models.ts';
+import { buildGenerator } from '../../../trainer/models/gan.ts';
+import { initTf, tf } from '../../../trainer/tfjs/backend.ts';
+import { GeneratorAverage } from '../../../trainer/training/average.ts';
 
 const OPTS = { arch: 'dcgan' as const, latentDim: 8, numClasses: null, width: 2 };
 

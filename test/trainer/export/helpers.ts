@@ -4,10 +4,10 @@
  */
 import type * as tf from '@tensorflow/tfjs';
 import { expect } from 'vitest';
-import { type ConvertOptions, convertLayersModel } from '../../scripts/export/convert.ts';
-import { measureParity, PARITY_TOLERANCE } from '../../scripts/export/parity.ts';
+import { type ConvertOptions, convertLayersModel } from '../../../trainer/export/convert.ts';
+import { measureParity, PARITY_TOLERANCE } from '../../../trainer/export/parity.ts';
 
-export { randomizeWeights } from '../../scripts/export/random-weights.ts';
+export { randomizeWeights } from '../../../trainer/export/random-weights.ts';
 
 export const FORMS: Record<string, ConvertOptions> = {
   default: {},

@@ -4,8 +4,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type * as tfTypes from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { initTf, tf } from '../../../scripts/tfjs/backend.ts';
-import { fileLoadHandler, fileSaveHandler } from '../../../scripts/tfjs/io.ts';
+import { initTf, tf } from '../../../trainer/tfjs/backend.ts';
+import { fileLoadHandler, fileSaveHandler } from '../../../trainer/tfjs/io.ts';
 
 let dir: string;
 

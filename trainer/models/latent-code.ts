@@ -5,10 +5,10 @@
  * By default no labels are involved: the trainer adds a head Q to the discriminator that must recover the code from
  * G(z) (a mutual-information term in both losses), which makes the generator give each code a distinct, clear kind
  * of image; on MNIST this is what keeps samples from landing between two digits. With `--code-labels`, Q is also
- * trained on real images' labels (semi-supervised), so code k comes to draw class k (scripts/train/step.ts).
+ * trained on real images' labels (semi-supervised), so code k comes to draw class k (trainer/training/step.ts).
  *
  * `latentCodeOf` is the one tensor definition: the layer below calls it inside the generator, the training step calls
- * it for Q's targets, and the exporter writes the same thing as Slice → ArgMax → Cast (scripts/export/layers.ts);
+ * it for Q's targets, and the exporter writes the same thing as Slice → ArgMax → Cast (trainer/export/layers.ts);
  * src/latent/code.ts holds the same rule on plain arrays (sample grids, /generate's `code`).
  */
 import type * as tfTypes from '@tensorflow/tfjs';

@@ -4,7 +4,7 @@
  * the layer, and emits ONNX nodes. Convolutions run NCHW; everything whose meaning depends on the axis order
  * (Dense, Flatten, Reshape, Softmax, Embedding) asks for NHWC.
  */
-import { attr } from '../onnx/builder.ts';
+import { attr } from '../../scripts/onnx/builder.ts';
 import type { LayerContext, LayerConverter, Value } from './convert.ts';
 import {
   convPads,
@@ -398,7 +398,7 @@ const embedding: LayerConverter = (ctx) => {
 };
 
 /**
- * LatentCode (the trainer's InfoGAN code, scripts/train/latent-code.ts): the index of the largest of z's first K
+ * LatentCode (the trainer's InfoGAN code, trainer/models/latent-code.ts): the index of the largest of z's first K
  * entries, as float32 [N, 1] like the tfjs layer's output; a following Embedding casts it back to an integer.
  */
 const latentCode: LayerConverter = (ctx) => {

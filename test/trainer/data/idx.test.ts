@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseIdx } from '../../../scripts/data/idx.ts';
+import { parseIdx } from '../../../trainer/data/idx.ts';
 
 /** An IDX buffer: magic 0x0000 <dtype> <ndim>, big-endian uint32 sizes, data. */
 function idx(shape: number[], data: number[], dtype = 0x08): Uint8Array {

@@ -4,11 +4,11 @@
  */
 import type * as tfTypes from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { firstImages, loadDataset } from '../../../scripts/data/datasets.ts';
-import { initTf, tf } from '../../../scripts/tfjs/backend.ts';
-import { buildDiscriminator, buildGenerator, type ModelOptions } from '../../../scripts/train/models.ts';
-import { GanSampler, seedMathRandom } from '../../../scripts/train/sampler.ts';
-import { type GanLoss, trainStep } from '../../../scripts/train/step.ts';
+import { firstImages, loadDataset } from '../../../trainer/data/datasets.ts';
+import { buildDiscriminator, buildGenerator, type ModelOptions } from '../../../trainer/models/gan.ts';
+import { initTf, tf } from '../../../trainer/tfjs/backend.ts';
+import { GanSampler, seedMathRandom } from '../../../trainer/training/sampler.ts';
+import { type GanLoss, trainStep } from '../../../trainer/training/step.ts';
 
 const EXPORTABLE = new Set([
   'Dense',
