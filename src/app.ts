@@ -150,7 +150,15 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
     const anyOrigin = config.GAN_CORS_ORIGINS.includes('*');
     await app.register(cors, {
       origin: anyOrigin ? true : config.GAN_CORS_ORIGINS,
-      exposedHeaders: ['x-model', 'x-seeds', 'x-code'],
+      exposedHeaders: [
+        'x-model',
+        'x-seeds',
+        'x-code',
+        'x-oversample',
+        'x-candidates',
+        'x-seed-range',
+        'x-count',
+      ],
     });
   }
   app.addHook('onRequest', async (request) => {
