@@ -5,7 +5,7 @@
  * (Dense, Flatten, Reshape, Softmax, Embedding) asks for NHWC.
  */
 import { attr } from '../../scripts/onnx/builder.ts';
-import type { LayerContext, LayerConverter, Value } from './convert.ts';
+import type { LayerContext, LayerConverter, Value } from './layer-context.ts';
 import {
   convPads,
   type DeconvAxis,
