@@ -1,14 +1,15 @@
 /**
  * Per-epoch evaluation hook of the trainer (`--eval-every`): samples the generator from fixed seeds and lets the
  * dataset classifier judge them, so mode collapse shows while it happens: modes covered, KL to uniform, confidence,
- * label agreement and the Fréchet classifier distance to the real test set (the service's own metric functions from
- * src/diagnostics/metrics.ts). Further diagnostics (precision/recall, D's AUC) plug in at `evaluateEpoch`.
+ * label agreement and the Fréchet classifier distance to the real test set, computed by the service's own
+ * `epochFigures` (src/diagnostics/epoch.ts), so a training log and `npm run evaluate` read alike. Further
+ * diagnostics (precision/recall, D's AUC) plug in at `evaluateEpoch`.
  */
 import type * as tfTypes from '@tensorflow/tfjs';
+import { type EpochFigures, epochFigures } from '../../src/diagnostics/epoch.ts';
 import {
   codePurity,
   fitGaussian,
-  frechetDistance,
   type Gaussian,
   labelAgreement,
   predictedClasses,
@@ -18,17 +19,9 @@ import { latentsForSeeds } from '../../src/latent/random-state.ts';
 import { type Dataset, PIXELS, toSignedUnit } from '../data/datasets.ts';
 import { tf } from '../tfjs/backend.ts';
 
-export type EpochEvaluation = {
+/** The service's per-epoch figures (src/diagnostics/epoch.ts) for `samples` generated images, and the code's. */
+export type EpochEvaluation = EpochFigures & {
   samples: number;
-  /** Classes holding at least MODE_SHARE of the samples. */
-  modesCovered: number;
-  /** KL(class histogram ‖ uniform), nats: 0 when balanced, ln(K) when one class takes all. */
-  klToUniform: number;
-  meanConfidence: number;
-  /** Conditional models: share of samples the classifier puts in the requested class. */
-  labelAgreement: number | null;
-  /** Fréchet classifier distance (d²) to the real test set's features; null without reference statistics. */
-  frechetDistance: number | null;
   /**
    * InfoGAN models: how far the unsupervised code found the classes, Σ over codes of the code's most frequent
    * predicted class, ÷ N (1 when every code draws a single class). Absent for other models.
@@ -38,37 +31,8 @@ export type EpochEvaluation = {
   codeAgreement?: number;
 };
 
-export const MODE_SHARE = 0.02; // a class "is covered" with ≥ 2% of samples (uniform is 10%)
 const EVAL_SEED_BASE = 1_000_000; // eval latents come from seeds far from the sample-grid seeds
 const BATCH = 250;
-
-/** Class histogram statistics from classifier probabilities float32 [N, K]. */
-export function histogramStats(probs: Float32Array, n: number, k: number, requested: Int32Array | null) {
-  const counts = new Array<number>(k).fill(0);
-  let conf = 0;
-  let agree = 0;
-  for (let i = 0; i < n; i++) {
-    let best = 0;
-    for (let c = 1; c < k; c++) if (probs[i * k + c]! > probs[i * k + best]!) best = c;
-    counts[best]!++;
-    conf += probs[i * k + best]!;
-    if (requested && requested[i] === best) agree++;
-  }
-  let kl = 0;
-  for (const c of counts) {
-    if (c > 0) {
-      const p = c / n;
-      kl += p * Math.log(p * k);
-    }
-  }
-  return {
-    counts,
-    modesCovered: counts.filter((c) => c / n >= MODE_SHARE).length,
-    klToUniform: kl,
-    meanConfidence: conf / n,
-    labelAgreement: requested ? agree / n : null,
-  };
-}
 
 function splitOutputs(out: tfTypes.Tensor | tfTypes.Tensor[]): {
   probs: tfTypes.Tensor;
@@ -149,17 +113,18 @@ export function evaluateEpoch(
     if (p[1]) features.set(p[1].dataSync() as Float32Array, start * d);
     tf.dispose(p);
   }
-  const stats = histogramStats(probs, opts.samples, k, requested);
+  const figures = epochFigures({
+    probs,
+    features: d > 0 ? features : null,
+    samples: opts.samples,
+    numClasses: k,
+    featureDim: d,
+    requested,
+    reference: opts.reference ?? null,
+  });
   return {
     samples: opts.samples,
-    modesCovered: stats.modesCovered,
-    klToUniform: stats.klToUniform,
-    meanConfidence: stats.meanConfidence,
-    labelAgreement: stats.labelAgreement,
-    frechetDistance:
-      opts.reference && d > 0
-        ? frechetDistance(fitGaussian(features, opts.samples, d), opts.reference)
-        : null,
+    ...figures,
     ...(codes && opts.latentCode
       ? codeFigures(codes, probs, k, opts.latentCode, opts.codeLabels ?? false)
       : {}),

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { histogramStats } from '../../../trainer/training/evaluate.ts';
+import { epochFigures } from '../../../src/diagnostics/epoch.ts';
+import { classHistogram, predictedClasses } from '../../../src/diagnostics/metrics.ts';
 
 /** One-hot-ish probabilities: sample i is class classes[i] with confidence conf. */
 function probs(classes: number[], conf = 0.9): Float32Array {
@@ -10,10 +11,26 @@ function probs(classes: number[], conf = 0.9): Float32Array {
   return p;
 }
 
-describe('histogramStats', () => {
+/** The class figures evaluateEpoch reports, from probabilities float32 [n, 10] (no features, no reference). */
+function histogramStats(p: Float32Array, n: number, requested: Int32Array | null) {
+  return {
+    counts: classHistogram(predictedClasses(p, n, 10), 10).counts,
+    ...epochFigures({
+      probs: p,
+      features: null,
+      samples: n,
+      numClasses: 10,
+      featureDim: 0,
+      requested,
+      reference: null,
+    }),
+  };
+}
+
+describe('class figures of an epoch (epochFigures, as evaluateEpoch computes them)', () => {
   it('gives KL 0 and 10 modes for a uniform histogram', () => {
     const classes = Array.from({ length: 100 }, (_, i) => i % 10);
-    const s = histogramStats(probs(classes), 100, 10, null);
+    const s = histogramStats(probs(classes), 100, null);
     expect(s.counts).toEqual(new Array(10).fill(10));
     expect(s.klToUniform).toBeCloseTo(0, 12);
     expect(s.modesCovered).toBe(10);
@@ -22,14 +39,14 @@ describe('histogramStats', () => {
   });
 
   it('gives KL ln 10 and one mode when a single class takes all', () => {
-    const s = histogramStats(probs(new Array(50).fill(3), 0.6), 50, 10, null);
+    const s = histogramStats(probs(new Array(50).fill(3), 0.6), 50, null);
     expect(s.klToUniform).toBeCloseTo(Math.log(10), 12);
     expect(s.modesCovered).toBe(1);
     expect(s.meanConfidence).toBeCloseTo(0.6, 6);
   });
 
   it('measures label agreement against the requested labels', () => {
-    const s = histogramStats(probs([0, 1, 2, 3]), 4, 10, Int32Array.from([0, 1, 5, 3]));
+    const s = histogramStats(probs([0, 1, 2, 3]), 4, Int32Array.from([0, 1, 5, 3]));
     expect(s.labelAgreement).toBe(0.75);
   });
 });
