@@ -10,20 +10,22 @@
  * Writes docs/benchmarks.json and docs/benchmarks.md.
  *
  *   npm run bench -- [--model mnist-dcgan] [--models-dir models] [--seconds 10] [--memory-requests 100000]
- *                    [--out docs/benchmarks]
+ *                    [--out docs/benchmarks]     (`--help` lists every flag)
  */
-import { readFile, writeFile } from 'node:fs/promises';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import Fastify from 'fastify';
 import * as ort from 'onnxruntime-node';
+import { z } from 'zod';
+import type { Config } from '../../src/config.ts';
 import { createSession } from '../../src/inference/providers.ts';
 import { WorkerPool } from '../../src/inference/worker-pool.ts';
 import { RandomState } from '../../src/latent/random-state.ts';
 import { inputOf, manifestSchema } from '../../src/models/manifest.ts';
-import { commandLine } from '../command-line.ts';
+import { type CliSpec, isMain, runCli } from '../cli-args.ts';
 import { writeReportMarkdown } from '../report-file.ts';
+import { modelsDirFlag, outFlag, reportCommand, secondsFlag } from './flags.ts';
 import {
   effectiveConfig,
   type LoadOptions,
@@ -37,36 +39,54 @@ import {
   startServer as startServerIn,
 } from './harness.ts';
 
-const { values: args } = parseArgs({
-  options: {
-    model: { type: 'string' },
-    'models-dir': { type: 'string', default: 'models' },
-    seconds: { type: 'string', default: '10' },
-    'memory-requests': { type: 'string', default: '100000' },
-    out: { type: 'string', default: 'docs/benchmarks' },
-    threads: { type: 'string' },
-  },
+export const benchFlags = z.object({
+  model: z
+    .string()
+    .min(1)
+    .optional()
+    .describe('the model to measure (default: the first folder of --models-dir with a model.json)'),
+  modelsDir: modelsDirFlag,
+  seconds: secondsFlag(10),
+  memoryRequests: z
+    .number()
+    .int()
+    .min(1000)
+    .max(10_000_000)
+    .default(100_000)
+    .describe('/generate requests of the memory run (6)'),
+  threads: z
+    .number()
+    .int()
+    .min(1)
+    .max(1024)
+    .optional()
+    .describe('intra-op threads of the single-session model ceiling (default: every core)'),
+  out: outFlag('docs/benchmarks'),
 });
-const SECONDS = Number(args.seconds);
-const MODELS_DIR = args['models-dir']!;
-/** What the bench servers run with: the service defaults under any GAN_* variable of this shell. */
-const defaults = effectiveConfig();
-/** Intra-op threads of the single-session ceiling (default: every core). */
-const SINGLE_THREADS = args.threads ? Number(args.threads) : os.availableParallelism();
 
-async function pickModel(): Promise<string> {
-  if (args.model) return args.model;
-  const { readdir } = await import('node:fs/promises');
-  const names = (await readdir(MODELS_DIR, { withFileTypes: true }))
+export type BenchOptions = z.output<typeof benchFlags>;
+
+export const cli: CliSpec<typeof benchFlags> = {
+  command: 'npm run bench --',
+  description:
+    'The service benchmark: the model and HTTP ceilings, /generate with batching on and off, grids, ' +
+    '/discriminate and memory over a long run, against the service in its own process (CPU provider).',
+  flags: benchFlags,
+  examples: ['npm run bench -- --model mnist-dcgan --seconds 10'],
+};
+
+async function pickModel(o: BenchOptions): Promise<string> {
+  if (o.model) return o.model;
+  const names = (await readdir(o.modelsDir, { withFileTypes: true }))
     .filter((d) => d.isDirectory())
     .map((d) => d.name);
   for (const n of names.sort()) {
     try {
-      await readFile(join(MODELS_DIR, n, 'model.json'));
+      await readFile(join(o.modelsDir, n, 'model.json'));
       return n;
     } catch {}
   }
-  throw new Error(`no model in ${MODELS_DIR}`);
+  throw new Error(`no model in ${o.modelsDir}`);
 }
 
 interface CeilingRow {
@@ -80,14 +100,15 @@ interface CeilingRow {
 }
 
 /** (1) images/s through onnxruntime alone (no HTTP, no PNG), in both layouts; the better one is the ceiling. */
-async function modelCeiling(model: string, batches: number[]) {
+async function modelCeiling(o: BenchOptions, defaults: Config, model: string, batches: number[]) {
   const manifest = manifestSchema.parse(
-    JSON.parse(await readFile(join(MODELS_DIR, model, 'model.json'), 'utf8')),
+    JSON.parse(await readFile(join(o.modelsDir, model, 'model.json'), 'utf8')),
   );
   const g = manifest.generator;
-  const file = join(MODELS_DIR, model, g.file);
+  const file = join(o.modelsDir, model, g.file);
+  const singleThreads = o.threads ?? os.availableParallelism();
   const { session, provider } = await createSession(file, ['cpu'], {
-    intraOpThreads: SINGLE_THREADS,
+    intraOpThreads: singleThreads,
     spinning: true, // onnxruntime's default: best for one session with the machine to itself
   });
   const pool = new WorkerPool({
@@ -109,7 +130,7 @@ async function modelCeiling(model: string, batches: number[]) {
     if (labelName) {
       feeds[labelName] = new ort.Tensor('int32', new Int32Array(batch), [batch]);
     }
-    const { ms, runs: singleRuns } = await medianRunMs(() => session.run(feeds), SECONDS);
+    const { ms, runs: singleRuns } = await medianRunMs(() => session.run(feeds), o.seconds);
     const single = {
       imagesPerSecond: round((batch * 1000) / ms),
       medianMs: round(ms, 3),
@@ -129,7 +150,7 @@ async function modelCeiling(model: string, batches: number[]) {
     for (const w of pool.workers) for (let i = 0; i < 3; i++) await pool.run(w, job());
     let runs = 0;
     const t0 = performance.now();
-    const until = t0 + SECONDS * 1000;
+    const until = t0 + o.seconds * 1000;
     await Promise.all(
       pool.workers.map(async (w) => {
         while (performance.now() < until) {
@@ -146,7 +167,7 @@ async function modelCeiling(model: string, batches: number[]) {
       imagesPerSecond: Math.max(single.imagesPerSecond, workers.imagesPerSecond),
     });
     log(
-      `  batch ${batch}: 1 session × ${SINGLE_THREADS} threads ${single.imagesPerSecond} images/s ` +
+      `  batch ${batch}: 1 session × ${singleThreads} threads ${single.imagesPerSecond} images/s ` +
         `(median ${round(ms, 2)} ms); ${defaults.GAN_WORKERS} workers × ${defaults.GAN_INTRA_OP_THREADS} ` +
         `${workers.imagesPerSecond} images/s`,
     );
@@ -155,24 +176,30 @@ async function modelCeiling(model: string, batches: number[]) {
   await pool.close();
   return {
     provider,
-    singleThreads: SINGLE_THREADS,
+    singleThreads,
     workers: defaults.GAN_WORKERS,
     workerThreads: defaults.GAN_INTRA_OP_THREADS,
     rows,
   };
 }
 
-/** The running bench server: every load is charged to its process for the CPU split. */
-let serverPid: number | undefined;
-const startServer = async (env: Record<string, string>) => {
-  const server = await startServerIn(MODELS_DIR, env);
-  serverPid = server.child.pid;
-  return server;
-};
-const load = (url: string, opts: LoadOptions) => loadFor(url, { seconds: SECONDS, ...opts }, serverPid);
+/**
+ * Runs the benchmark and writes `<out>.json` and `<out>.md`.
+ * @param argv the command line it was run with, recorded in the report (default: the flags that give `o`)
+ */
+export async function run(o: BenchOptions, argv?: readonly string[]): Promise<Report> {
+  /** What the bench servers run with: the service defaults under any GAN_* variable of this shell. */
+  const defaults = effectiveConfig();
+  /** The running bench server: every load is charged to its process for the CPU split. */
+  let serverPid: number | undefined;
+  const startServer = async (env: Record<string, string>) => {
+    const server = await startServerIn(o.modelsDir, env);
+    serverPid = server.child.pid;
+    return server;
+  };
+  const load = (url: string, opts: LoadOptions) => loadFor(url, { seconds: o.seconds, ...opts }, serverPid);
 
-async function main() {
-  const model = await pickModel();
+  const model = await pickModel(o);
   const cpu = os.cpus()[0]?.model ?? 'unknown';
   const machine = {
     cpu,
@@ -188,7 +215,7 @@ async function main() {
   );
 
   log('(1) model ceiling, onnxruntime alone');
-  const ceiling = await modelCeiling(model, [1, 8, 64, 256]);
+  const ceiling = await modelCeiling(o, defaults, model, [1, 8, 64, 256]);
   const M = ceiling.rows.find((r) => r.batch === 64)!.imagesPerSecond;
 
   const generateBody = (o: object) => JSON.stringify({ model, seed: 1, ...o });
@@ -247,7 +274,7 @@ async function main() {
     connections: 64,
   });
 
-  const memoryRequests = Number(args['memory-requests']);
+  const memoryRequests = o.memoryRequests;
   log(`(6) memory: ${memoryRequests} requests`);
   const rssBefore = await rssBytes(server.url);
   // RSS once a second through the run: single readings swing by tens of MiB with the garbage collectors of three
@@ -313,16 +340,16 @@ async function main() {
       met: Math.abs(rssLate / rssEarly - 1) <= 0.1,
     },
   ];
-  const report = {
+  const report: Report = {
     date: new Date().toISOString(),
-    command: commandLine('npm run bench --', process.argv.slice(2)),
+    command: reportCommand(cli, o, argv),
     model,
     machine,
     settings: {
       workers: defaults.GAN_WORKERS,
       intraOpThreads: defaults.GAN_INTRA_OP_THREADS,
       spinning: defaults.GAN_INTRA_OP_SPINNING,
-      seconds: SECONDS,
+      seconds: o.seconds,
     },
     modelCeiling: ceiling,
     ceilings: { H_requestsPerSecond: H, M_imagesPerSecond: M, C_combined: round(C) },
@@ -342,13 +369,14 @@ async function main() {
     },
     targets,
   };
-  await writeFile(`${args.out}.json`, `${JSON.stringify(report, null, 2)}\n`);
-  await writeReportMarkdown(`${args.out}.md`, renderMarkdown(report));
-  log(`wrote ${args.out}.json and ${args.out}.md`);
+  await writeFile(`${o.out}.json`, `${JSON.stringify(report, null, 2)}\n`);
+  await writeReportMarkdown(`${o.out}.md`, renderMarkdown(report));
+  log(`wrote ${o.out}.json and ${o.out}.md`);
   for (const t of targets) log(`  ${t.met ? 'met ' : 'MISS'} ${t.target}: ${t.value}`);
+  return report;
 }
 
-type Report = {
+export type Report = {
   date: string;
   command: string;
   model: string;
@@ -434,4 +462,4 @@ ${r.targets.map((t) => `| ${t.target} | ${t.value} | ${t.met ? 'yes' : 'no'} |`)
 `;
 }
 
-await main();
+if (isMain(import.meta.url)) await runCli(cli, process.argv.slice(2), run);

@@ -1,8 +1,9 @@
 /**
  * Which exported form runs fastest on onnxruntime's CPU provider, at identical outputs: converts DCGAN generators
  * in each exporter form, checks parity against tfjs, and measures images/s per graph optimization level, thread
- * count and batch size (forms interleaved, so they share whatever load the machine has). Prints a markdown table; `--json <file>` also writes the raw figures, `--profile <dir>`
- * writes onnxruntime profiles (per-op times) of the default form at batch 64.
+ * count and batch size (forms interleaved, so they share whatever load the machine has). Prints a markdown table;
+ * `--json <file>` also writes the raw figures, `--profile <dir>` writes onnxruntime profiles (per-op times) of each
+ * form at batch 64.
  *
  *   npx tsx scripts/bench/export-forms.ts [--model tutorial|trainer] [--seconds 8] [--repeats 8] [--threads 1,2]
  *     [--batches 1,64] [--json docs/export-forms.json] [--profile .tmp/profiles]
@@ -10,15 +11,17 @@
 import { mkdir, readdir, readFile, rename, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
 import type * as tfTypes from '@tensorflow/tfjs';
 import * as ort from 'onnxruntime-node';
+import { z } from 'zod';
 import { type ConvertOptions, convertLayersModel } from '../../trainer/export/convert.ts';
 import { measureParity } from '../../trainer/export/parity.ts';
 import { randomizeWeights } from '../../trainer/export/random-weights.ts';
 import { buildGenerator } from '../../trainer/models/gan.ts';
 import { initTf, tf } from '../../trainer/tfjs/backend.ts';
+import { type CliSpec, isMain, runCli } from '../cli-args.ts';
 import { parseModel } from '../onnx/builder.ts';
+import { enumList, intList } from './flags.ts';
 
 type ST = tfTypes.SymbolicTensor;
 
@@ -62,7 +65,44 @@ const FORMS: Record<string, ConvertOptions> = {
   'folded+nchw+d2s': { foldBatchNorm: true, layout: 'lazy', convTranspose: 'depthToSpace' },
 };
 
-type Level = 'disabled' | 'basic' | 'extended' | 'all';
+const LEVELS = ['disabled', 'basic', 'extended', 'all'] as const;
+type Level = (typeof LEVELS)[number];
+
+export const exportFormsFlags = z.object({
+  model: z
+    .enum(['tutorial', 'trainer'])
+    .default('tutorial')
+    .describe("the generator: the TensorFlow DCGAN tutorial's or this project's trainer's"),
+  seconds: z.number().positive().max(3600).default(8).describe('seconds per setting, shared by the forms'),
+  repeats: z
+    .number()
+    .int()
+    .min(1)
+    .max(1000)
+    .default(8)
+    .describe('round-robin windows per setting (medians reported)'),
+  threads: intList(1, 256).default([1, 2]).describe('intra-op thread counts, comma-separated'),
+  batches: intList(1, 65_536).default([1, 64]).describe('batch sizes, comma-separated'),
+  levels: enumList(LEVELS)
+    .default([...LEVELS])
+    .describe('graph optimization levels, comma-separated'),
+  json: z.string().min(1).optional().describe('also write the raw figures to this JSON file'),
+  profile: z
+    .string()
+    .min(1)
+    .optional()
+    .describe('write onnxruntime profiles of each form (all, 2 threads, batch 64) into this folder'),
+});
+
+export type ExportFormsOptions = z.output<typeof exportFormsFlags>;
+
+export const cli: CliSpec<typeof exportFormsFlags> = {
+  command: 'npx tsx scripts/bench/export-forms.ts',
+  description:
+    'Which exported form of a DCGAN generator runs fastest on onnxruntime (CPU) at identical outputs: parity ' +
+    'against tfjs, then images/s per optimization level, thread count and batch size.',
+  flags: exportFormsFlags,
+};
 
 type Measured = { ips: number; cpuIps: number; createMs: number };
 
@@ -158,31 +198,16 @@ async function profile(bytes: Uint8Array, latentDim: number, dir: string, label:
     .join(', ');
 }
 
-async function main(): Promise<void> {
-  const { values } = parseArgs({
-    options: {
-      model: { type: 'string', default: 'tutorial' },
-      seconds: { type: 'string', default: '8' },
-      repeats: { type: 'string', default: '8' },
-      threads: { type: 'string', default: '1,2' },
-      batches: { type: 'string', default: '1,64' },
-      levels: { type: 'string', default: 'disabled,basic,extended,all' },
-      json: { type: 'string' },
-      profile: { type: 'string' },
-    },
-  });
+/** Converts, checks parity, measures and prints the table. @returns the measured rows */
+export async function run(o: ExportFormsOptions): Promise<Record<string, unknown>[]> {
   await initTf();
   const latentDim = 100;
   const model =
-    values.model === 'trainer'
+    o.model === 'trainer'
       ? buildGenerator({ arch: 'dcgan', latentDim, numClasses: null })
       : tutorialGenerator(latentDim);
   randomizeWeights(model, 7, 0.5); // non-trivial weights, BN statistics included, so folding is really exercised
-  const seconds = Number(values.seconds);
-  const repeats = Number(values.repeats);
-  const threads = values.threads!.split(',').map(Number);
-  const batches = values.batches!.split(',').map(Number);
-  const levels = values.levels!.split(',') as Level[];
+  const { seconds, repeats, threads, batches, levels } = o;
   console.log(
     `# ${model.name}: ${model.countParams()} parameters; onnxruntime-node ${ort.env.versions.common}, ` +
       `${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}; tfjs ${tf.getBackend()}`,
@@ -210,27 +235,25 @@ async function main(): Promise<void> {
       }
     }
   }
-  if (values.profile) {
+  if (o.profile) {
     for (const form of Object.keys(FORMS)) {
       const summary = await profile(
         convertLayersModel(model, FORMS[form]).bytes,
         latentDim,
-        values.profile,
+        o.profile,
         form.replace(/\W/g, '_'),
       );
       console.log(`profile ${form} (all, 2 threads, batch 64): ${summary}`);
     }
   }
-  if (values.json) {
-    await mkdir(path.dirname(values.json), { recursive: true });
+  if (o.json) {
+    await mkdir(path.dirname(o.json), { recursive: true });
     await writeFile(
-      values.json,
+      o.json,
       `${JSON.stringify({ model: model.name, params: model.countParams(), rows }, null, 2)}\n`,
     );
   }
+  return rows;
 }
 
-main().catch((err: unknown) => {
-  console.error(err);
-  process.exitCode = 1;
-});
+if (isMain(import.meta.url)) await runCli(cli, process.argv.slice(2), run);

@@ -17,40 +17,50 @@ import { existsSync } from 'node:fs';
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import * as ort from 'onnxruntime-node';
+import { z } from 'zod';
 import { EXECUTION_PROVIDERS, type ExecutionProvider } from '../../src/config.ts';
 import { createSession, SessionLoadError } from '../../src/inference/providers.ts';
 import { isolationFor } from '../../src/inference/worker-handle.ts';
 import { RandomState } from '../../src/latent/random-state.ts';
 import { imageRowDims, inputOf, type Manifest, manifestSchema } from '../../src/models/manifest.ts';
-import { commandLine } from '../command-line.ts';
+import { type CliSpec, isMain, runCli } from '../cli-args.ts';
 import { writeReportMarkdown } from '../report-file.ts';
 import { type ServiceProcess, startService, waitFor } from '../service-process.ts';
+import { enumList, intList, modelsDirFlag, outFlag, reportCommand, secondsFlag } from './flags.ts';
 import { effectiveConfig, type LoadResult, load, log, medianRunMs, round } from './harness.ts';
 
-const { values: args } = parseArgs({
-  options: {
-    providers: { type: 'string', default: 'webgpu' },
-    batches: { type: 'string', default: '1,64,256,1024,4096' },
-    seconds: { type: 'string', default: '2' },
-    http: { type: 'boolean', default: false },
-    'models-dir': { type: 'string', default: 'models' },
-    out: { type: 'string', default: 'docs/benchmarks-providers' },
-  },
+/** The providers compared with the CPU, which is always the reference. */
+const ACCELERATED = EXECUTION_PROVIDERS.filter((p) => p !== 'cpu') as [
+  Exclude<ExecutionProvider, 'cpu'>,
+  ...Exclude<ExecutionProvider, 'cpu'>[],
+];
+
+export const providersFlags = z.object({
+  providers: enumList(ACCELERATED)
+    .default(['webgpu'])
+    .describe(`providers to compare with the CPU, comma-separated (${ACCELERATED.join(', ')})`),
+  batches: intList(1, 65_536).default([1, 64, 256, 1024, 4096]).describe('batch sizes, comma-separated'),
+  seconds: secondsFlag(2),
+  http: z
+    .boolean()
+    .default(false)
+    .describe('also compare the built service (`npm run build` first) per GAN_EXECUTION_PROVIDERS'),
+  modelsDir: modelsDirFlag,
+  out: outFlag('docs/benchmarks-providers'),
 });
-const providers = args.providers!.split(',').map((p) => p.trim()) as ExecutionProvider[];
-for (const p of providers) {
-  if (!EXECUTION_PROVIDERS.includes(p) || p === 'cpu') {
-    throw new Error(`--providers: expected some of cuda, webgpu (the CPU is always the reference), got ${p}`);
-  }
-}
-const batches = args.batches!.split(',').map(Number);
-if (batches.some((b) => !Number.isInteger(b) || b < 1))
-  throw new Error(`--batches: expected positive integers`);
-const SECONDS = Number(args.seconds);
-if (!(SECONDS > 0)) throw new Error(`--seconds: expected a positive number, got ${args.seconds}`);
-const MODELS_DIR = args['models-dir']!;
+
+export type ProvidersOptions = z.output<typeof providersFlags>;
+
+export const cli: CliSpec<typeof providersFlags> = {
+  command: 'npm run bench:providers --',
+  description:
+    "Execution providers compared with the CPU on every model's networks (output difference and images/s per " +
+    'batch) and, with --http, through the built service.',
+  flags: providersFlags,
+  examples: ['npm run bench:providers -- --providers cuda --http'],
+};
+
 const PARITY_INPUTS = 256;
 
 type Network = 'generator' | 'discriminator';
@@ -96,8 +106,8 @@ function outputName(m: Manifest, network: Network): string {
   return network === 'generator' ? m.generator.output : m.discriminator!.output;
 }
 
-async function imagesPerSecond(session: ort.InferenceSession, feeds: Feeds, batch: number) {
-  const { ms, runs } = await medianRunMs(() => session.run(feeds), SECONDS);
+async function imagesPerSecond(session: ort.InferenceSession, feeds: Feeds, batch: number, seconds: number) {
+  const { ms, runs } = await medianRunMs(() => session.run(feeds), seconds);
   return { batch, medianMs: round(ms, 3), imagesPerSecond: round((batch * 1000) / ms), runs };
 }
 
@@ -113,14 +123,14 @@ type NetworkRow = {
   throughput?: Awaited<ReturnType<typeof imagesPerSecond>>[];
 };
 
-async function compareNetwork(m: Manifest, network: Network): Promise<NetworkRow[]> {
-  const file = join(MODELS_DIR, m.name, (network === 'generator' ? m.generator : m.discriminator!).file);
+async function compareNetwork(o: ProvidersOptions, m: Manifest, network: Network): Promise<NetworkRow[]> {
+  const file = join(o.modelsDir, m.name, (network === 'generator' ? m.generator : m.discriminator!).file);
   const threads = { intraOpThreads: 0, spinning: true }; // onnxruntime's defaults: the whole machine
   const rows: NetworkRow[] = [];
   const parityFeeds = feedsFor(m, network, PARITY_INPUTS, 0);
   const out = outputName(m, network);
   let reference: Float32Array | null = null; // the CPU provider's output
-  for (const provider of ['cpu', ...providers] as ExecutionProvider[]) {
+  for (const provider of ['cpu', ...o.providers] as ExecutionProvider[]) {
     const t0 = performance.now();
     let session: ort.InferenceSession;
     try {
@@ -141,8 +151,8 @@ async function compareNetwork(m: Manifest, network: Network): Promise<NetworkRow
         maxAbsDiff = Math.max(maxAbsDiff, Math.abs(result[i]! - reference[i]!));
     }
     const throughput = [];
-    for (const batch of batches)
-      throughput.push(await imagesPerSecond(session, feedsFor(m, network, batch, batch), batch));
+    for (const batch of o.batches)
+      throughput.push(await imagesPerSecond(session, feedsFor(m, network, batch, batch), batch, o.seconds));
     await session.release();
     log(
       `${m.name} ${network} on ${provider}: loaded in ${loadMs} ms, max |Δ| vs cpu ${maxAbsDiff?.toExponential(2) ?? 'n/a (cpu did not load)'}; ` +
@@ -163,8 +173,8 @@ type HttpRow = {
 );
 
 /** The built service (`node dist/server.js`) on a free port, once /readyz answers 200; stopped again if it never does. */
-async function startBuiltServer(env: Record<string, string>): Promise<ServiceProcess> {
-  const svc = await startService({ GAN_MODELS_DIR: MODELS_DIR, ...env }, ['dist/server.js']);
+async function startBuiltServer(modelsDir: string, env: Record<string, string>): Promise<ServiceProcess> {
+  const svc = await startService({ GAN_MODELS_DIR: modelsDir, ...env }, ['dist/server.js']);
   try {
     await waitFor(svc, async () => (await fetch(`${svc.url}/readyz`)).status === 200, '/readyz 200', 120_000);
   } catch (err) {
@@ -202,17 +212,17 @@ async function generatePngs(url: string, model: string): Promise<Buffer[]> {
   return pngs;
 }
 
-async function compareHttp(model: string): Promise<HttpRow[]> {
+async function compareHttp(o: ProvidersOptions, model: string): Promise<HttpRow[]> {
   const rows: HttpRow[] = [];
   let cpuPngs: Buffer[] | null = null;
-  for (const list of ['cpu', ...providers.map((p) => `${p},cpu`)]) {
+  for (const list of ['cpu', ...o.providers.map((p) => `${p},cpu`)]) {
     const listed = list.split(',') as ExecutionProvider[];
     const c = effectiveConfig();
     const { isolation } = isolationFor(listed, c.GAN_WORKERS, c.GAN_WORKER_ISOLATION);
     const workers = `${c.GAN_WORKERS} ${isolation === 'thread' ? 'threads' : 'processes'}`;
     let server: ServiceProcess;
     try {
-      server = await startBuiltServer({ GAN_EXECUTION_PROVIDERS: list, GAN_LOG_LEVEL: 'warn' });
+      server = await startBuiltServer(o.modelsDir, { GAN_EXECUTION_PROVIDERS: list, GAN_LOG_LEVEL: 'warn' });
     } catch (err) {
       const error = err instanceof Error ? err.message : String(err);
       log(`http ${list}: ${error}`);
@@ -227,7 +237,12 @@ async function compareHttp(model: string): Promise<HttpRow[]> {
       const identical = cpuPngs === null ? null : pngs.every((p, i) => p.equals(cpuPngs![i]!));
       cpuPngs ??= pngs;
       const body = (count: number) => JSON.stringify({ model, seed: 1, count });
-      const opts = { method: 'POST', contentType: 'application/json', connections: 64, seconds: SECONDS * 2 };
+      const opts = {
+        method: 'POST',
+        contentType: 'application/json',
+        connections: 64,
+        seconds: o.seconds * 2,
+      };
       const count1 = await load(`${server.url}/generate`, { ...opts, body: body(1) }, server.child.pid);
       const count64 = await load(`${server.url}/generate`, { ...opts, body: body(64) }, server.child.pid);
       log(
@@ -262,28 +277,31 @@ function serviceSettings(): string {
   );
 }
 
-async function shippedModels(): Promise<Manifest[]> {
+async function shippedModels(modelsDir: string): Promise<Manifest[]> {
   const out: Manifest[] = [];
-  for (const name of (await readdir(MODELS_DIR)).sort()) {
-    const file = join(MODELS_DIR, name, 'model.json');
+  for (const name of (await readdir(modelsDir)).sort()) {
+    const file = join(modelsDir, name, 'model.json');
     if (existsSync(file)) out.push(manifestSchema.parse(JSON.parse(await readFile(file, 'utf8'))));
   }
   return out;
 }
 
-function markdown(report: {
+export interface ProvidersReport {
   command: string;
   date: string;
   machine: string;
   networks: NetworkRow[];
   http: HttpRow[] | null;
-}): string {
+}
+
+function markdown(o: ProvidersOptions, report: ProvidersReport): string {
+  const batches = o.batches;
   const lines = [
     '# Execution providers',
     '',
     `Generated by \`${report.command}\` on ${report.date} (${report.machine}). Each network is loaded alone on each`,
     'provider (onnxruntime default threads); max |Δ| is against the CPU provider on the same 256 seeded inputs;',
-    `images/s is the batch over the median time of one run (${SECONDS} s of runs per cell).`,
+    `images/s is the batch over the median time of one run (${o.seconds} s of runs per cell).`,
     '',
     `| model | network | provider | load ms | max abs diff vs cpu | ${batches.map((b) => `batch ${b}`).join(' | ')} |`,
     `| --- | --- | --- | ---: | ---: | ${batches.map(() => '---:').join(' | ')} |`,
@@ -302,7 +320,7 @@ function markdown(report: {
     lines.push(
       '',
       `The built service (\`node dist/server.js\`; ${serviceSettings()}) per \`GAN_EXECUTION_PROVIDERS\`, \`/generate\` at 64`,
-      `connections for ${SECONDS * 2} s each; "identical" compares four count-16 PNGs (seeds 0–3) with the CPU server's.`,
+      `connections for ${o.seconds * 2} s each; "identical" compares four count-16 PNGs (seeds 0–3) with the CPU server's.`,
       'With webgpu and several workers the service runs them as processes; `GAN_WORKER_ISOLATION=process` in the',
       "environment runs the CPU server's that way too, to compare like with like:",
       '',
@@ -321,23 +339,35 @@ function markdown(report: {
   return lines.join('\n');
 }
 
-const models = await shippedModels();
-const networks: NetworkRow[] = [];
-for (const m of models)
-  for (const n of ['generator', 'discriminator'] as const) networks.push(...(await compareNetwork(m, n)));
-let http: HttpRow[] | null = null;
-if (args.http) {
-  if (!existsSync('dist/server.js'))
+/**
+ * Runs the comparison and writes `<out>.json` and `<out>.md`.
+ * @param argv the command line it was run with, recorded in the report (default: the flags that give `o`)
+ */
+export async function run(o: ProvidersOptions, argv?: readonly string[]): Promise<ProvidersReport> {
+  if (o.http && !existsSync('dist/server.js'))
     throw new Error('--http: run `npm run build` first (dist/server.js is missing)');
-  http = await compareHttp(models.find((m) => m.name === 'mnist-dcgan')?.name ?? models[0]!.name);
+  const models = await shippedModels(o.modelsDir);
+  if (models.length === 0) throw new Error(`--models-dir: no model.json under ${o.modelsDir}`);
+  const networks: NetworkRow[] = [];
+  for (const m of models)
+    for (const n of ['generator', 'discriminator'] as const) {
+      if (n === 'discriminator' && !m.discriminator) continue;
+      networks.push(...(await compareNetwork(o, m, n)));
+    }
+  const http = o.http
+    ? await compareHttp(o, models.find((m) => m.name === 'mnist-dcgan')?.name ?? models[0]!.name)
+    : null;
+  const report: ProvidersReport = {
+    command: reportCommand(cli, o, argv),
+    date: new Date().toISOString(),
+    machine: `${os.cpus().length} × ${os.cpus()[0]?.model ?? 'unknown CPU'}, onnxruntime-node ${ort.env.versions.common}`,
+    networks,
+    http,
+  };
+  await writeFile(`${o.out}.json`, `${JSON.stringify(report, null, 2)}\n`);
+  await writeReportMarkdown(`${o.out}.md`, markdown(o, report));
+  log(`wrote ${o.out}.json and ${o.out}.md`);
+  return report;
 }
-const report = {
-  command: commandLine('npm run bench:providers --', process.argv.slice(2)),
-  date: new Date().toISOString(),
-  machine: `${os.cpus().length} × ${os.cpus()[0]?.model ?? 'unknown CPU'}, onnxruntime-node ${ort.env.versions.common}`,
-  networks,
-  http,
-};
-await writeFile(`${args.out}.json`, `${JSON.stringify(report, null, 2)}\n`);
-await writeReportMarkdown(`${args.out}.md`, markdown(report));
-log(`wrote ${args.out}.json and ${args.out}.md`);
+
+if (isMain(import.meta.url)) await runCli(cli, process.argv.slice(2), run);

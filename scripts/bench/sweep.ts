@@ -10,35 +10,36 @@
  */
 import { writeFile } from 'node:fs/promises';
 import os from 'node:os';
-import { parseArgs } from 'node:util';
-import { commandLine } from '../command-line.ts';
+import { z } from 'zod';
+import { type CliSpec, isMain, runCli } from '../cli-args.ts';
 import { writeReportMarkdown } from '../report-file.ts';
+import { enumList, intList, modelsDirFlag, outFlag, reportCommand, secondsFlag } from './flags.ts';
 import { effectiveConfig, type LoadResult, load, log, median, round, startServer } from './harness.ts';
 
-const { values: args } = parseArgs({
-  options: {
-    model: { type: 'string', default: 'mnist-dcgan' },
-    'models-dir': { type: 'string', default: 'models' },
-    seconds: { type: 'string', default: '4' },
-    rounds: { type: 'string', default: '2' },
-    workers: { type: 'string', default: '1,2' },
-    threads: { type: 'string', default: '1,2' },
-    spinning: { type: 'string', default: 'true,false' },
-    out: { type: 'string', default: 'docs/benchmarks-sweep' },
-  },
+export const sweepFlags = z.object({
+  model: z.string().min(1).default('mnist-dcgan').describe('the model /generate runs'),
+  modelsDir: modelsDirFlag,
+  seconds: secondsFlag(4),
+  rounds: z.number().int().min(1).max(100).default(2).describe('rounds over all settings (medians reported)'),
+  workers: intList(1, 256).default([1, 2]).describe('GAN_WORKERS values, comma-separated'),
+  threads: intList(1, 256).default([1, 2]).describe('GAN_INTRA_OP_THREADS values, comma-separated'),
+  spinning: enumList(['true', 'false'])
+    .transform((xs) => xs.map((x) => x === 'true'))
+    .default([true, false])
+    .describe('GAN_INTRA_OP_SPINNING values, comma-separated'),
+  out: outFlag('docs/benchmarks-sweep'),
 });
 
-const ints = (flag: string, s: string): number[] =>
-  s.split(',').map((x) => {
-    const n = Number(x);
-    if (!Number.isInteger(n) || n < 1) throw new Error(`--${flag}: expected positive integers, got ${s}`);
-    return n;
-  });
-const bools = (s: string): boolean[] =>
-  s.split(',').map((x) => {
-    if (x !== 'true' && x !== 'false') throw new Error(`--spinning: expected true and/or false, got ${s}`);
-    return x === 'true';
-  });
+export type SweepOptions = z.output<typeof sweepFlags>;
+
+export const cli: CliSpec<typeof sweepFlags> = {
+  command: 'npm run bench:sweep --',
+  description:
+    'Every combination of GAN_WORKERS × GAN_INTRA_OP_THREADS × GAN_INTRA_OP_SPINNING through the service: ' +
+    '/generate at concurrency 1, 16 and 64, and count-64 grids.',
+  flags: sweepFlags,
+  examples: ['npm run bench:sweep -- --workers 1,2,4 --threads 1 --spinning false --rounds 3'],
+};
 
 export interface Setting {
   workers: number;
@@ -55,21 +56,17 @@ interface Measurement {
   errors: number;
 }
 
-const SECONDS = Number(args.seconds);
-const ROUNDS = Number(args.rounds);
-const MODEL = args.model!;
-
-async function measure(setting: Setting): Promise<Measurement> {
-  const server = await startServer(args['models-dir']!, {
+async function measure(o: SweepOptions, setting: Setting): Promise<Measurement> {
+  const server = await startServer(o.modelsDir, {
     GAN_WORKERS: String(setting.workers),
     GAN_INTRA_OP_THREADS: String(setting.threads),
     GAN_INTRA_OP_SPINNING: String(setting.spinning),
   });
   try {
-    const post = (body: object, connections: number, seconds = SECONDS) =>
+    const post = (body: object, connections: number, seconds = o.seconds) =>
       load(`${server.url}/generate`, {
         method: 'POST',
-        body: JSON.stringify({ model: MODEL, seed: 1, ...body }),
+        body: JSON.stringify({ model: o.model, seed: 1, ...body }),
         contentType: 'application/json',
         connections,
         seconds,
@@ -96,22 +93,26 @@ async function measure(setting: Setting): Promise<Measurement> {
 
 const label = (s: Setting) => `${s.workers}×${s.threads}${s.spinning ? ' spin' : ' sleep'}`;
 
-async function main(): Promise<void> {
+/**
+ * Runs the sweep and writes `<out>.json` and `<out>.md`.
+ * @param argv the command line it was run with, recorded in the report (default: the flags that give `o`)
+ */
+export async function run(o: SweepOptions, argv?: readonly string[]): Promise<SweepReport> {
   const defaults = effectiveConfig();
   const settings: Setting[] = [];
-  for (const workers of ints('workers', args.workers!))
-    for (const threads of ints('threads', args.threads!))
-      for (const spinning of bools(args.spinning!)) settings.push({ workers, threads, spinning });
+  for (const workers of o.workers)
+    for (const threads of o.threads)
+      for (const spinning of o.spinning) settings.push({ workers, threads, spinning });
   const machine = {
     cpu: os.cpus()[0]?.model ?? 'unknown',
     cores: os.availableParallelism(),
     loadAverageAtStart: os.loadavg().map((x) => round(x, 2)),
   };
-  log(`sweep of ${settings.length} settings × ${ROUNDS} rounds on ${machine.cpu} (${machine.cores} cores)`);
+  log(`sweep of ${settings.length} settings × ${o.rounds} rounds on ${machine.cpu} (${machine.cores} cores)`);
   const byLabel = new Map<string, Measurement[]>();
-  for (let round_ = 0; round_ < ROUNDS; round_++) {
+  for (let round_ = 0; round_ < o.rounds; round_++) {
     for (const s of settings) {
-      const m = await measure(s);
+      const m = await measure(o, s);
       byLabel.set(label(s), [...(byLabel.get(label(s)) ?? []), m]);
       log(
         `  round ${round_ + 1} ${label(s)}: c1 mean ${m.c1MeanMs} ms, c16 p99 ${m.c16P99Ms} ms, ` +
@@ -138,21 +139,22 @@ async function main(): Promise<void> {
       errors: ms.reduce((n, m) => n + m.errors, 0),
     };
   });
-  const report = {
+  const report: SweepReport = {
     date: new Date().toISOString(),
-    command: commandLine('npm run bench:sweep --', process.argv.slice(2)),
-    model: MODEL,
+    command: reportCommand(cli, o, argv),
+    model: o.model,
     machine,
-    seconds: SECONDS,
-    rounds: ROUNDS,
+    seconds: o.seconds,
+    rounds: o.rounds,
     rows,
   };
-  await writeFile(`${args.out}.json`, `${JSON.stringify(report, null, 2)}\n`);
-  await writeReportMarkdown(`${args.out}.md`, renderMarkdown(report));
-  log(`wrote ${args.out}.json and ${args.out}.md`);
+  await writeFile(`${o.out}.json`, `${JSON.stringify(report, null, 2)}\n`);
+  await writeReportMarkdown(`${o.out}.md`, renderMarkdown(report));
+  log(`wrote ${o.out}.json and ${o.out}.md`);
+  return report;
 }
 
-function renderMarkdown(r: {
+export interface SweepReport {
   date: string;
   command: string;
   model: string;
@@ -160,7 +162,9 @@ function renderMarkdown(r: {
   seconds: number;
   rounds: number;
   rows: Array<Setting & Measurement & { isDefault: boolean }>;
-}): string {
+}
+
+function renderMarkdown(r: SweepReport): string {
   return `# Workers × threads sweep
 
 Measured by \`${r.command}\` on ${r.date.slice(0, 10)} (generated by scripts/bench/sweep.ts; raw numbers in
@@ -179,4 +183,4 @@ ${r.rows
 `;
 }
 
-await main();
+if (isMain(import.meta.url)) await runCli(cli, process.argv.slice(2), run);
