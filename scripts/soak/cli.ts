@@ -307,7 +307,8 @@ async function main() {
   const md = `# Reliability
 
 Soak test measured by \`${report.command}\` on ${report.date.slice(0, 10)}: ${connections} concurrent clients for ${minutes} minutes
-of mixed traffic against the real service (model \`${model.name}\`), on ${report.machine.cpu} (${report.machine.cores} cores), Node ${report.machine.node}.
+of mixed traffic against the real service (model \`${model.name}\`), on ${report.machine.cpu} (${report.machine.cores} cores), Node ${report.machine.node}; load average at the end
+${report.machine.loadAverageAtEnd.join(' / ')} (1, 5 and 15 minutes).
 Raw figures in [reliability.json](reliability.json).
 
 - ${total} requests; **${fiveXX} 5xx**; ${unexpectedCount} answers with a status the scenario did not expect.
