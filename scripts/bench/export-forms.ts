@@ -26,7 +26,7 @@ import { enumList, intList } from './flags.ts';
 type ST = tfTypes.SymbolicTensor;
 
 /**
- * The TensorFlow DCGAN tutorial's generator (2.3M parameters), the model of issue #5's ceilings:
+ * The TensorFlow DCGAN tutorial's generator (2.3M parameters, six times the trainer's `dcgan`):
  * Dense(7·7·256) → BN → LReLU → ConvT(128, 5, s1) → BN → LReLU → ConvT(64, 5, s2) → BN → LReLU → ConvT(1, 5, s2) → tanh.
  */
 function tutorialGenerator(latentDim = 100): tfTypes.LayersModel {
