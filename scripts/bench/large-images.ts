@@ -11,29 +11,43 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os, { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
+import { z } from 'zod';
 import { encodeImage, type ImageFormat } from '../../src/imaging/codec.ts';
 import { floatToPixels } from '../../src/imaging/pixels.ts';
 import { createSession } from '../../src/inference/providers.ts';
 import { latentsForSeeds } from '../../src/latent/random-state.ts';
-import { commandLine } from '../command-line.ts';
+import { type CliSpec, isMain, runCli } from '../cli-args.ts';
 import { writeGenericModel } from '../onnx/family-models.ts';
 import { writeReportMarkdown } from '../report-file.ts';
+import { outFlag, reportCommand, secondsFlag } from './flags.ts';
 import { load, log, medianRunMs, round, startServer } from './harness.ts';
 
-const { values: args } = parseArgs({
-  options: {
-    seconds: { type: 'string', default: '10' },
-    size: { type: 'string', default: '256' },
-    out: { type: 'string', default: 'docs/benchmarks-large' },
-  },
-});
-const SECONDS = Number(args.seconds);
-const SIZE = Number(args.size);
 const BATCH = 16;
 const CONNECTIONS = 4;
 const FORMATS: ImageFormat[] = ['png', 'jpeg', 'webp'];
 const LATENT = 128;
+
+export const largeImagesFlags = z.object({
+  seconds: secondsFlag(10),
+  size: z
+    .number()
+    .int()
+    .min(16)
+    .max(1024)
+    .default(256)
+    .describe("the generator's image width and height, pixels"),
+  out: outFlag('docs/benchmarks-large'),
+});
+
+export type LargeImagesOptions = z.output<typeof largeImagesFlags>;
+
+export const cli: CliSpec<typeof largeImagesFlags> = {
+  command: 'npm run bench:large --',
+  description:
+    'A large RGB generator (a fixture shaped like a public export) against the ceilings of the same run: the ' +
+    'network alone, each encoder alone, and /generate count-16 grids in PNG, JPEG and WebP.',
+  flags: largeImagesFlags,
+};
 
 interface Row {
   format: ImageFormat;
@@ -61,20 +75,25 @@ async function throughput(job: () => Promise<unknown>, parallel: number, seconds
   return (done * 1000) / (performance.now() - started);
 }
 
-async function main() {
+/**
+ * Runs the benchmark and writes `<out>.json` and `<out>.md`.
+ * @param argv the command line it was run with, recorded in the report (default: the flags that give `o`)
+ */
+export async function run(o: LargeImagesOptions, argv?: readonly string[]) {
+  const { seconds, size } = o;
   const dir = await mkdtemp(join(tmpdir(), 'gan-bench-large-'));
-  const name = `rgb-${SIZE}`;
+  const name = `rgb-${size}`;
   await writeGenericModel(dir, {
     name,
     channels: 3,
-    height: SIZE,
-    width: SIZE,
+    height: size,
+    width: size,
     layout: 'NHWC',
     range: [-1, 1],
     latentDim: LATENT,
   });
   const cores = os.availableParallelism();
-  log(`${name}: ${cores} cores, ${SECONDS} s per measurement`);
+  log(`${name}: ${cores} cores, ${seconds} s per measurement`);
 
   // M: the network alone, every core.
   const { session } = await createSession(join(dir, name, 'generator.onnx'), ['cpu'], {
@@ -87,25 +106,25 @@ async function main() {
     LATENT,
   );
   const feeds = { z: new Tensor('float32', z, [BATCH, LATENT]) };
-  const { ms } = await medianRunMs(() => session.run(feeds), SECONDS);
+  const { ms } = await medianRunMs(() => session.run(feeds), seconds);
   const modelImagesPerSecond = round((BATCH * 1000) / ms);
   const out = (await session.run(feeds)).image!;
-  const pixels = floatToPixels(out.data as Float32Array, [-1, 1], 'NHWC', SIZE, SIZE, 3);
+  const pixels = floatToPixels(out.data as Float32Array, [-1, 1], 'NHWC', size, size, 3);
   await session.release();
   log(`M = ${modelImagesPerSecond} images/s (batch ${BATCH})`);
 
   // E: each encoder alone, as many encodes in flight as libuv's pool and sharp can take.
-  const per = SIZE * SIZE * 3;
+  const per = size * size * 3;
   const images = Array.from({ length: BATCH }, (_, i) => ({
     data: pixels.subarray(i * per, (i + 1) * per),
-    width: SIZE,
-    height: SIZE,
+    width: size,
+    height: size,
     channels: 3,
   }));
   const encoders = new Map<ImageFormat, number>();
   for (const format of FORMATS) {
     let next = 0;
-    const rate = await throughput(() => encodeImage(images[next++ % BATCH]!, format), cores * 4, SECONDS);
+    const rate = await throughput(() => encodeImage(images[next++ % BATCH]!, format), cores * 4, seconds);
     encoders.set(format, round(rate));
     log(`E(${format}) = ${round(rate)} images/s`);
   }
@@ -118,7 +137,7 @@ async function main() {
       const body = JSON.stringify({ model: name, seed: 1, count: BATCH, format });
       const r = await load(
         `${server.url}/generate`,
-        { method: 'POST', body, contentType: 'application/json', connections: CONNECTIONS, seconds: SECONDS },
+        { method: 'POST', body, contentType: 'application/json', connections: CONNECTIONS, seconds },
         server.child.pid,
       );
       const service = round(r.requestsPerSecond * BATCH);
@@ -141,20 +160,20 @@ async function main() {
   }
 
   const report = {
-    command: commandLine('npm run bench:large', process.argv.slice(2)),
+    command: reportCommand(cli, o, argv),
     machine: `${os.cpus()[0]?.model ?? 'unknown CPU'}, ${cores} cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB`,
     date: new Date().toISOString(),
-    model: { name, size: SIZE, layout: 'NHWC', latentDim: LATENT, batch: BATCH },
+    model: { name, size, layout: 'NHWC', latentDim: LATENT, batch: BATCH },
     modelImagesPerSecond,
     rows,
   };
-  await writeFile(`${args.out}.json`, `${JSON.stringify(report, null, 2)}\n`);
+  await writeFile(`${o.out}.json`, `${JSON.stringify(report, null, 2)}\n`);
   const md = [
-    `# Large images: a ${SIZE}×${SIZE} RGB generator`,
+    `# Large images: a ${size}×${size} RGB generator`,
     '',
     `\`${report.command}\` on ${report.machine}, ${report.date.slice(0, 10)}.`,
     '',
-    `The generic fixture generator (latent ${LATENT}, NHWC in [-1, 1], a small network upsampled to ${SIZE}×${SIZE}),`,
+    `The generic fixture generator (latent ${LATENT}, NHWC in [-1, 1], a small network upsampled to ${size}×${size}),`,
     `count-${BATCH} grids through \`/generate\` at ${CONNECTIONS} connections, against the ceiling of the same run:`,
     `M = the network alone in onnxruntime at batch ${BATCH} on every core (${modelImagesPerSecond} images/s), E = the`,
     'encoder alone at the service settings on every core, C = 1/(1/M + 1/E).',
@@ -166,8 +185,9 @@ async function main() {
         `| ${r.format} | ${r.encoderImagesPerSecond} | ${r.ceilingImagesPerSecond} | ${r.serviceImagesPerSecond} | ${r.ratio} | ${r.p50Ms} | ${r.p99Ms} |`,
     ),
   ].join('\n');
-  await writeReportMarkdown(`${args.out}.md`, md);
-  log(`wrote ${args.out}.json and ${args.out}.md`);
+  await writeReportMarkdown(`${o.out}.md`, md);
+  log(`wrote ${o.out}.json and ${o.out}.md`);
+  return report;
 }
 
-await main();
+if (isMain(import.meta.url)) await runCli(cli, process.argv.slice(2), run);

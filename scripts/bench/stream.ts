@@ -12,23 +12,51 @@
 import { writeFile } from 'node:fs/promises';
 import { request as httpRequest } from 'node:http';
 import os from 'node:os';
-import { parseArgs } from 'node:util';
 import * as ort from 'onnxruntime-node';
+import { z } from 'zod';
 import { decodePlainPng, encodePngSync } from '../../src/imaging/png.ts';
-import { commandLine } from '../command-line.ts';
+import { type CliSpec, isMain, runCli } from '../cli-args.ts';
+import { modelsDirFlag, outFlag, reportCommand } from './flags.ts';
 import { effectiveConfig, log, median, round, rssBytes, startServer } from './harness.ts';
 
 /** A short stream first, so the samples do not start with the service's first allocations. */
 const WARM_UP_IMAGES = 2000;
 
-export interface StreamBenchOptions {
-  model: string;
-  modelsDir: string;
-  count: number;
-  format: 'tar' | 'ndjson';
-  imageFormat: 'png' | 'jpeg' | 'webp';
-  sampleMs: number;
-}
+export const streamFlags = z.object({
+  model: z.string().min(1).default('mnist-dcgan').describe('the model that generates'),
+  modelsDir: modelsDirFlag,
+  count: z
+    .number()
+    .int()
+    .min(1)
+    .max(100_000_000)
+    .default(200_000)
+    .describe('images in the stream (after a warm-up stream of 2000)'),
+  format: z.enum(['tar', 'ndjson']).default('tar').describe("the stream's format"),
+  imageFormat: z.enum(['png', 'jpeg', 'webp']).default('png').describe('the format of each image'),
+  sampleMs: z
+    .number()
+    .int()
+    .min(50)
+    .max(600_000)
+    .default(1000)
+    .describe("milliseconds between samples of the server's RSS"),
+  out: outFlag('docs/raw/benchmarks-stream', false),
+});
+
+export type StreamOptions = z.output<typeof streamFlags>;
+
+/** What one measurement needs: the flags less the report path. */
+export type StreamBenchOptions = Omit<StreamOptions, 'out'>;
+
+export const cli: CliSpec<typeof streamFlags> = {
+  command: 'npm run bench:stream --',
+  description:
+    'Bulk generation through POST /generate/stream into a client that reads as fast as it can and keeps ' +
+    "nothing, with the server's RSS sampled while it streams, against the ceilings M (generator) and E (PNG).",
+  flags: streamFlags,
+  examples: ['npm run bench:stream -- --count 1000000 --out docs/raw/benchmarks-stream-1m'],
+};
 
 export interface RssSample {
   /** Seconds since the stream's request was sent. */
@@ -125,7 +153,7 @@ function encodeRate(pngs: Buffer[], width: number, height: number, channels: 1 |
   return median(rates);
 }
 
-export async function run(options: StreamBenchOptions): Promise<StreamBenchResult> {
+export async function measureStream(options: StreamBenchOptions): Promise<StreamBenchResult> {
   const server = await startServer(options.modelsDir, {
     GAN_DEFAULT_MODEL: options.model,
     GAN_LOG_LEVEL: 'warn',
@@ -235,44 +263,22 @@ function stream(
   });
 }
 
-if (process.argv[1]?.endsWith('stream.ts')) {
-  const { values: args } = parseArgs({
-    options: {
-      model: { type: 'string', default: 'mnist-dcgan' },
-      'models-dir': { type: 'string', default: 'models' },
-      count: { type: 'string', default: '200000' },
-      format: { type: 'string', default: 'tar' },
-      'image-format': { type: 'string', default: 'png' },
-      'sample-ms': { type: 'string', default: '1000' },
-      out: { type: 'string', default: 'docs/raw/benchmarks-stream' },
-    },
-  });
-  const options: StreamBenchOptions = {
-    model: args.model!,
-    modelsDir: args['models-dir']!,
-    count: Number(args.count),
-    format: args.format as StreamBenchOptions['format'],
-    imageFormat: args['image-format'] as StreamBenchOptions['imageFormat'],
-    sampleMs: Number(args['sample-ms']),
-  };
-  if (!Number.isInteger(options.count) || options.count < 1)
-    throw new Error('--count: expected a positive integer');
-  if (!['tar', 'ndjson'].includes(options.format)) throw new Error('--format: expected tar or ndjson');
-  if (!['png', 'jpeg', 'webp'].includes(options.imageFormat)) {
-    throw new Error('--image-format: expected png, jpeg or webp');
-  }
-  if (!(options.sampleMs >= 50)) throw new Error('--sample-ms: expected at least 50');
+/**
+ * Streams, prints the figures and writes `<out>.json`.
+ * @param argv the command line it was run with, recorded in the report (default: the flags that give `o`)
+ */
+export async function run(o: StreamOptions, argv?: readonly string[]) {
   const load = os.loadavg().map((l) => round(l, 2));
-  const result = await run(options);
+  const result = await measureStream(o);
   const report = {
-    command: commandLine('npm run bench:stream --', process.argv.slice(2)),
+    command: reportCommand(cli, o, argv),
     date: new Date().toISOString(),
     machine: `${os.cpus().length} × ${os.cpus()[0]?.model ?? 'unknown CPU'}, ${round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}, onnxruntime-node ${ort.env.versions.common}`,
     loadAverageAtStart: load,
     loadAverageAtEnd: os.loadavg().map((l) => round(l, 2)),
     ...result,
   };
-  await writeFile(`${args.out}.json`, `${JSON.stringify(report, null, 2)}\n`);
+  await writeFile(`${o.out}.json`, `${JSON.stringify(report, null, 2)}\n`);
   log(
     [
       report.command,
@@ -280,7 +286,10 @@ if (process.argv[1]?.endsWith('stream.ts')) {
       `${result.images} images, ${round(result.bytes / 2 ** 20)} MiB in ${result.seconds} s: ${result.imagesPerSecond} images/s`,
       `RSS MiB: ${result.rssBefore} before, ${result.rssFirstMinute} first minute (max), ${result.rssEnd} at the end (${round(result.rssGrowth * 100)}%), ${result.rssMax} max over ${result.samples.length} samples`,
       `M ${result.modelImagesPerSecond} images/s (generator compute over the workers), E ${result.encodeImagesPerSecond ?? '–'} PNG encodes/s; stream / (1/(1/M + 1/E)) = ${result.ratioToSerialCeiling ?? '–'}`,
-      `wrote ${args.out}.json`,
+      `wrote ${o.out}.json`,
     ].join('\n'),
   );
+  return report;
 }
+
+if (isMain(import.meta.url)) await runCli(cli, process.argv.slice(2), run);

@@ -13,24 +13,39 @@
 import { writeFile } from 'node:fs/promises';
 import { Agent, request as httpRequest } from 'node:http';
 import os from 'node:os';
-import { parseArgs } from 'node:util';
 import { type Client, credentials, Metadata, type ServiceError } from '@grpc/grpc-js';
 import * as ort from 'onnxruntime-node';
+import { z } from 'zod';
 import { inferenceService, type ModelInferRequest } from '../../src/grpc/proto.ts';
 import { RandomState } from '../../src/latent/random-state.ts';
-import { commandLine } from '../command-line.ts';
+import { type CliSpec, isMain, runCli } from '../cli-args.ts';
 import { freePort, startService, waitReady } from '../service-process.ts';
+import { intList, modelsDirFlag, outFlag, reportCommand, secondsFlag } from './flags.ts';
 import { log, median, processTreeCpu, round } from './harness.ts';
 
 export const HEADER_LENGTH = 'inference-header-content-length';
 
-export interface V2BenchOptions {
-  model: string;
-  modelsDir: string;
-  batches: number[];
-  connections: number;
-  seconds: number;
-}
+export const v2ProtocolsFlags = z.object({
+  model: z.string().min(1).default('mnist-dcgan').describe('the model whose generator v2 infer runs'),
+  modelsDir: modelsDirFlag,
+  batches: intList(1, 1024).default([1, 64]).describe('batch sizes, comma-separated'),
+  connections: z.number().int().min(1).max(1024).default(16).describe('requests in flight per protocol'),
+  seconds: secondsFlag(10),
+  out: outFlag('docs/raw/benchmarks-v2', false),
+});
+
+export type V2ProtocolsOptions = z.output<typeof v2ProtocolsFlags>;
+
+/** What one measurement needs: the flags less the report path. */
+export type V2BenchOptions = Omit<V2ProtocolsOptions, 'out'>;
+
+export const cli: CliSpec<typeof v2ProtocolsFlags> = {
+  command: 'npm run bench:v2 --',
+  description:
+    "The Open Inference Protocol's three encodings compared on one generator: v2 infer over HTTP with JSON " +
+    'tensors, HTTP with binary tensor data and gRPC, against the real service in its own process.',
+  flags: v2ProtocolsFlags,
+};
 
 interface TensorMeta {
   name: string;
@@ -137,7 +152,7 @@ function post(agent: Agent, url: URL, body: Buffer, headers: Record<string, stri
   );
 }
 
-export async function run(options: V2BenchOptions): Promise<V2BenchRow[]> {
+export async function measureProtocols(options: V2BenchOptions): Promise<V2BenchRow[]> {
   const grpcPort = await freePort();
   const svc = await startService({
     GAN_MODELS_DIR: options.modelsDir,
@@ -299,43 +314,26 @@ export function markdown(rows: V2BenchRow[]): string {
   return lines.join('\n');
 }
 
-if (process.argv[1]?.endsWith('v2-protocols.ts')) {
-  const { values: args } = parseArgs({
-    options: {
-      model: { type: 'string', default: 'mnist-dcgan' },
-      'models-dir': { type: 'string', default: 'models' },
-      batches: { type: 'string', default: '1,64' },
-      connections: { type: 'string', default: '16' },
-      seconds: { type: 'string', default: '10' },
-      out: { type: 'string', default: 'docs/raw/benchmarks-v2' },
-    },
-  });
-  const options: V2BenchOptions = {
-    model: args.model!,
-    modelsDir: args['models-dir']!,
-    batches: args.batches!.split(',').map(Number),
-    connections: Number(args.connections),
-    seconds: Number(args.seconds),
-  };
-  if (options.batches.some((b) => !Number.isInteger(b) || b < 1 || b > 1024)) {
-    throw new Error('--batches: expected integers in 1..1024');
-  }
-  if (!Number.isInteger(options.connections) || options.connections < 1) {
-    throw new Error('--connections: expected a positive integer');
-  }
-  if (!(options.seconds > 0)) throw new Error('--seconds: expected a positive number');
+/**
+ * Measures, prints the table and writes `<out>.json`.
+ * @param argv the command line it was run with, recorded in the report (default: the flags that give `o`)
+ */
+export async function run(o: V2ProtocolsOptions, argv?: readonly string[]) {
   const load = os.loadavg().map((l) => round(l, 2));
-  const rows = await run(options);
+  const rows = await measureProtocols(o);
   const report = {
-    command: commandLine('npm run bench:v2 --', process.argv.slice(2)),
+    command: reportCommand(cli, o, argv),
     date: new Date().toISOString(),
     machine: `${os.cpus().length} × ${os.cpus()[0]?.model ?? 'unknown CPU'}, ${round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}, onnxruntime-node ${ort.env.versions.common}`,
     loadAverageAtStart: load,
     rows,
   };
-  await writeFile(`${args.out}.json`, `${JSON.stringify(report, null, 2)}\n`);
+  await writeFile(`${o.out}.json`, `${JSON.stringify(report, null, 2)}\n`);
   log(
     `\n${report.command}\n${report.machine}; load average at start ${load.join(' / ')}\n\n${markdown(rows)}`,
   );
-  log(`wrote ${args.out}.json`);
+  log(`wrote ${o.out}.json`);
+  return report;
 }
+
+if (isMain(import.meta.url)) await runCli(cli, process.argv.slice(2), run);

@@ -4,7 +4,7 @@
  */
 import { rm } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { run } from '../../../scripts/bench/stream.ts';
+import { measureStream } from '../../../scripts/bench/stream.ts';
 import { writeFixtureModel } from '../../fixtures/models.ts';
 import { tempDir } from '../../helpers/app.ts';
 
@@ -19,7 +19,7 @@ afterAll(async () => {
 
 describe('bench:stream', () => {
   it('streams every image of a tar, samples RSS and measures the ceilings M and E', async () => {
-    const r = await run({
+    const r = await measureStream({
       model: 'tiny',
       modelsDir: dir,
       count: 5000,
@@ -42,7 +42,7 @@ describe('bench:stream', () => {
   });
 
   it('counts NDJSON lines, and reports no PNG ceiling for JPEG', async () => {
-    const r = await run({
+    const r = await measureStream({
       model: 'tiny',
       modelsDir: dir,
       count: 300,

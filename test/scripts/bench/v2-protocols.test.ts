@@ -4,7 +4,7 @@
  */
 import { rm } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { markdown, run, type V2BenchRow } from '../../../scripts/bench/v2-protocols.ts';
+import { markdown, measureProtocols, type V2BenchRow } from '../../../scripts/bench/v2-protocols.ts';
 import { writeFixtureModel } from '../../fixtures/models.ts';
 import { tempDir } from '../../helpers/app.ts';
 
@@ -19,7 +19,7 @@ afterAll(async () => {
 
 describe('bench:v2', () => {
   it('measures JSON, binary HTTP and gRPC at each batch size, with the bytes each moves', async () => {
-    const rows = await run({
+    const rows = await measureProtocols({
       model: 'tiny-conditional',
       modelsDir: dir,
       batches: [1, 4],
