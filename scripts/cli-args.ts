@@ -128,6 +128,21 @@ function placeholder(schema: ZodType): string {
   return '<text>';
 }
 
+const HELP_WIDTH = 110;
+
+/** Words of `text` in lines of at most `width` characters (a longer word gets a line of its own). */
+function wrap(text: string, width: number): string[] {
+  const lines: string[] = [];
+  let line = '';
+  for (const word of text.split(/\s+/).filter(Boolean)) {
+    if (line && line.length + 1 + word.length > width) {
+      lines.push(line);
+      line = word;
+    } else line = line ? `${line} ${word}` : word;
+  }
+  return [...lines, line];
+}
+
 /** The `--help` text: description, usage, one line per flag with its default, examples. */
 export function helpText<S extends ZodObject>(spec: CliSpec<S>): string {
   const positional = new Set<string>(spec.positionals ?? []);
@@ -148,9 +163,11 @@ export function helpText<S extends ZodObject>(spec: CliSpec<S>): string {
   }
   rows.push(['--help', 'print this help and exit']);
   const width = Math.min(34, Math.max(...rows.map(([left]) => left.length)) + 2);
-  const lines = rows.map(([left, right]) =>
-    left.length + 2 > width ? `  ${left}\n  ${' '.repeat(width)}${right}` : `  ${left.padEnd(width)}${right}`,
-  );
+  const indent = ' '.repeat(width + 2);
+  const lines = rows.map(([left, right]) => {
+    const text = wrap(right, HELP_WIDTH - indent.length).join(`\n${indent}`);
+    return left.length + 2 > width ? `  ${left}\n${indent}${text}` : `  ${left.padEnd(width)}${text}`;
+  });
   const usage = [spec.command, ...(spec.positionals ?? []).map(positionalName), '[flags]'].join(' ');
   return [
     spec.description.trim(),
