@@ -65,7 +65,8 @@ export function soakMarkdown(report: SoakReport, windowS: number): string {
   return `# Reliability
 
 Soak test measured by \`${report.command}\` on ${report.date.slice(0, 10)}: ${report.connections} concurrent clients for ${report.minutes} minutes
-of mixed traffic against the real service (model \`${report.model}\`), on ${report.machine.cpu} (${report.machine.cores} cores), Node ${report.machine.node}.
+of mixed traffic against the real service (model \`${report.model}\`), on ${report.machine.cpu} (${report.machine.cores} cores), Node ${report.machine.node}; load average at the end
+${report.machine.loadAverageAtEnd.join(' / ')} (1, 5 and 15 minutes).
 Raw figures in [reliability.json](reliability.json).
 
 - ${report.total} requests; **${report.fiveXX} 5xx**; ${report.unexpected} answers with a status the scenario did not expect.
