@@ -119,6 +119,9 @@ function trustProxyOption(
 export async function buildApp(config: Config, deps: AppDeps = {}): Promise<FastifyInstance> {
   const app = Fastify({
     logger: deps.logger ?? { level: config.GAN_LOG_LEVEL },
+    // Two info lines per request cost more than some requests do: requests are logged at debug (below), errors by
+    // the error handler.
+    disableRequestLogging: true,
     bodyLimit: config.GAN_BODY_LIMIT_BYTES,
     // Whose X-Forwarded-For names the client (request.ip: rate limits, logs); none unless configured.
     trustProxy: trustProxyOption(config.GAN_TRUST_PROXY),
@@ -205,6 +208,10 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
     const model = String(reply.getHeader('x-model') ?? '');
     metrics.httpRequests.inc({ route, model, status: String(reply.statusCode) });
     metrics.httpDuration.observe({ route }, reply.elapsedTime / 1000);
+    request.log.debug(
+      { method: request.method, url: request.url, status: reply.statusCode, ms: reply.elapsedTime },
+      'request completed',
+    );
   });
 
   await app.register(healthRoutes);
