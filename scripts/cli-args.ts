@@ -84,7 +84,7 @@ function defaultOf(schema: ZodType): unknown {
   let s: ZodType | undefined = schema;
   while (s) {
     const def = s.def as { type: string; defaultValue?: unknown; innerType?: ZodType };
-    if (def.type === 'default') return def.defaultValue;
+    if (def.type === 'default' || def.type === 'prefault') return def.defaultValue;
     s = def.innerType;
   }
   return undefined;
@@ -196,7 +196,10 @@ function issueText(issue: z.core.$ZodIssue): string {
         return `expected ${issue.inclusive ? 'at most' : 'less than'} ${issue.maximum}`;
       return issue.message;
     case 'invalid_value':
-      return `expected ${issue.values.map(String).join(' or ')}`;
+      return `expected ${issue.values
+        .map(String)
+        .join(', ')
+        .replace(/, ([^,]*)$/, ' or $1')}`;
     default:
       return issue.message;
   }
@@ -213,11 +216,13 @@ function rethrowParseArgs(err: unknown): never {
   }
   if (e.code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') {
     const flag = /--[a-z0-9-]+/.exec(e.message ?? '')?.[0];
-    const takesValue = (e.message ?? '').includes('argument missing');
-    throw new CliUsageError(
-      takesValue ? `${flag}: expected a value after it` : `${flag}: is a switch and takes no value`,
-      flag,
-    );
+    const message = e.message ?? '';
+    const text = message.includes('ambiguous')
+      ? `a value starting with '-' goes after '=', as in ${flag}=-1`
+      : message.includes('argument missing')
+        ? 'expected a value after it'
+        : 'is a switch and takes no value';
+    throw new CliUsageError(`${flag}: ${text}`, flag);
   }
   if (e.code === 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL') {
     throw new CliUsageError(`unexpected argument ${/'([^']*)'/.exec(e.message ?? '')?.[1] ?? ''}`);

@@ -11,6 +11,7 @@ const Flags = z
     runDir: z.string().describe('the training run'),
     epochs: z.number().int().min(1).max(100).default(5).describe('passes over the training set'),
     dataset: z.enum(['mnist', 'fashion-mnist']).default('mnist').describe('images to train on'),
+    form: z.enum(['fast', 'plain', 'depth-to-space']).default('fast').describe('graph form'),
     lr: z.number().positive().default(2e-4).describe('learning rate'),
     out: z.string().describe('output folder'),
     conditional: z.boolean().default(false).describe('class-conditional'),
@@ -71,6 +72,7 @@ describe('parseArgv', () => {
         out: 'o',
         epochs: 7,
         dataset: 'mnist',
+        form: 'fast',
         lr: 2e-4,
         conditional: true,
         quality: ['a=1', 'b=2'],
@@ -107,6 +109,12 @@ describe('parseArgv', () => {
         '--conditional',
       ],
       [['r', '--out', 'o', '--bogus'], 'unknown flag --bogus (--help lists the flags)', '--bogus'],
+      [['r', '--out', '-o'], "--out: a value starting with '-' goes after '=', as in --out=-1", '--out'],
+      [
+        ['r', '--out', 'o', '--form', 'onnx'],
+        '--form: expected fast, plain or depth-to-space, got onnx',
+        '--form',
+      ],
       [['r', 's', '--out', 'o'], 'expected <run-dir>, got 2 arguments: r s', undefined],
       [
         ['r', '--out', 'o', '--conditional', '--dataset', 'fashion-mnist'],
