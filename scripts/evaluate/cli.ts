@@ -11,14 +11,15 @@
  * model's dataset; its reference statistics (from --reference) enable the Fréchet distance, precision/recall,
  * the real floor and the discriminator's real-vs-fake balance. `--rejection` judges the samples /generate gives with
  * that `rejection` option (sample i is the candidate kept for seed seed + i), so its effect shows in the same figures.
+ * `--help` lists every flag.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { cp, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
 import Fastify from 'fastify';
+import { z } from 'zod';
 import { loadConfig } from '../../src/config.ts';
 import { classGridPng, histogramPng } from '../../src/diagnostics/pictures.ts';
 import {
@@ -32,10 +33,114 @@ import {
 import { ModelRuntime } from '../../src/inference/runtime.ts';
 import { MAX_SEED } from '../../src/latent/random-state.ts';
 import { Metrics } from '../../src/metrics.ts';
-import { REJECTION_METHODS, type RejectionOptions, rejectionSchema } from '../../src/schemas/rejection.ts';
+import {
+  GAMMA_LIMIT,
+  OVERSAMPLE_LIMIT,
+  REJECTION_METHODS,
+  type RejectionOptions,
+  rejectionSchema,
+} from '../../src/schemas/rejection.ts';
 import { loadDataset } from '../../trainer/data/datasets.ts';
+import { type CliSpec, isMain, runCli, toArgv } from '../cli-args.ts';
 import { commandLine } from '../command-line.ts';
 import { onnxClassifier, readClassifierManifest, referenceFromImages, writeReference } from './reference.ts';
+
+export const evaluateFlags = z
+  .object({
+    model: z.string().min(1).optional().describe('the model folder under --models-dir to evaluate'),
+    run: z
+      .string()
+      .min(1)
+      .optional()
+      .describe('a training run folder: exported to ONNX in a temp folder, then evaluated'),
+    reference: z
+      .boolean()
+      .default(false)
+      .describe("build the reference statistics of --classifier's dataset (once per classifier)"),
+    classifier: z.string().min(1).optional().describe('the classifier folder (with --reference)'),
+    modelsDir: z
+      .string()
+      .min(1)
+      .default('models')
+      .describe('the model repository; the classifiers that judge are taken from it'),
+    samples: z
+      .number()
+      .int()
+      .min(MIN_SAMPLES)
+      .max(MAX_SAMPLES)
+      .default(DEFAULT_SAMPLES)
+      .describe('samples generated and judged'),
+    seed: z
+      .number()
+      .int()
+      .min(0)
+      .max(MAX_SEED)
+      .default(0)
+      .describe('the first seed: samples are seed, seed + 1, …'),
+    truncation: z.number().gt(0).max(1).default(1).describe('the truncation ψ in (0, 1]'),
+    rejection: z
+      .enum(REJECTION_METHODS)
+      .optional()
+      .describe(
+        "judge /generate's samples with this rejection option (the discriminator keeps the most real)",
+      ),
+    oversample: z
+      .number()
+      .int()
+      .min(1)
+      .max(OVERSAMPLE_LIMIT)
+      .optional()
+      .describe('candidates per sample, with --rejection (default 4)'),
+    gamma: z
+      .number()
+      .min(-GAMMA_LIMIT)
+      .max(GAMMA_LIMIT)
+      .optional()
+      .describe("drs's shift γ, with --rejection drs (negative: --gamma=-1); default: calibrated"),
+    out: z.string().min(1).optional().describe('the report folder (default: reports/<model>, or <run>/eval)'),
+    record: z
+      .boolean()
+      .default(false)
+      .describe("write the figures into the model's model.json (provenance.quality)"),
+  })
+  .superRefine((o, ctx) => {
+    const fail = (flag: string, message: string) => ctx.addIssue({ code: 'custom', path: [flag], message });
+    if (o.reference) {
+      if (!o.classifier) fail('classifier', '--reference needs --classifier <folder with classifier.json>');
+      return;
+    }
+    if (!o.model === !o.run) fail('model', 'expected one of --model <name> or --run <run folder>');
+    if (o.rejection === undefined) {
+      if (o.oversample !== undefined) fail('oversample', `needs --rejection ${REJECTION_METHODS.join('|')}`);
+      if (o.gamma !== undefined) fail('gamma', 'needs --rejection drs');
+    } else if (o.gamma !== undefined && o.rejection !== 'drs') {
+      fail('gamma', 'applies to --rejection drs only');
+    }
+    if (o.record) {
+      // A model's recorded quality is what /generate gives by default: no truncation, no rejection.
+      if (!o.model) fail('record', 'records into a model folder: give --model');
+      if (o.truncation !== 1)
+        fail('record', 'the recorded figures are at truncation 1; drop --record or --truncation');
+      if (o.rejection)
+        fail('record', 'the recorded figures are of plain samples; drop --record or --rejection');
+    }
+  });
+
+export type EvaluateOptions = z.output<typeof evaluateFlags>;
+
+export const cli: CliSpec<typeof evaluateFlags> = {
+  command: 'npm run evaluate --',
+  description:
+    "Mode-collapse diagnostics with the service's own runtime and no HTTP: prints a table and writes report.json, " +
+    'grid.png (one row per predicted class) and histogram.png.',
+  flags: evaluateFlags,
+  examples: [
+    'npm run evaluate -- --model mnist-dcgan --samples 10000',
+    'npm run evaluate -- --model mnist-dcgan --rejection drs --oversample 4',
+    'npm run evaluate -- --run runs/mnist-dcgan --samples 2000',
+    'npm run evaluate -- --reference --classifier models/mnist-classifier',
+  ],
+};
 
 const GRID_PER_CLASS = 16;
 const GRID_SCALE = 2;
@@ -219,7 +324,7 @@ async function exportRun(runDir: string, into: string): Promise<string> {
   return out;
 }
 
-async function buildReference(classifierDir: string, argv: string[]): Promise<void> {
+async function buildReference(classifierDir: string, command: string): Promise<void> {
   const manifest = await readClassifierManifest(classifierDir);
   if (manifest.dataset !== 'mnist' && manifest.dataset !== 'fashion-mnist') {
     throw new Error(`${classifierDir}: dataset '${manifest.dataset}' has no loader in scripts/data`);
@@ -231,7 +336,7 @@ async function buildReference(classifierDir: string, argv: string[]): Promise<vo
       manifest,
       { images: test.images, labels: test.labels, count: test.count, source: `${manifest.dataset} test` },
       classify,
-      ['npm run evaluate --', ...argv].join(' '),
+      command,
     );
     const file = await writeReference(classifierDir, built);
     console.log(`wrote ${file} (+ features, held-out images); classifier.json points at it`);
@@ -246,106 +351,55 @@ async function buildReference(classifierDir: string, argv: string[]): Promise<vo
   }
 }
 
-async function main(argv: string[]): Promise<void> {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      model: { type: 'string' },
-      run: { type: 'string' },
-      reference: { type: 'boolean', default: false },
-      classifier: { type: 'string' },
-      'models-dir': { type: 'string', default: 'models' },
-      samples: { type: 'string', default: String(DEFAULT_SAMPLES) },
-      seed: { type: 'string', default: '0' },
-      truncation: { type: 'string', default: '1' },
-      rejection: { type: 'string' },
-      oversample: { type: 'string' },
-      gamma: { type: 'string' },
-      out: { type: 'string' },
-      record: { type: 'boolean', default: false },
-    },
-  });
-  if (values.reference) {
-    if (!values.classifier)
-      throw new Error('--reference: expected --classifier <folder with classifier.json>');
-    return buildReference(values.classifier, argv);
+/**
+ * Evaluates a model (or a training run) as the flags say, prints the table and writes the report folder; with
+ * `reference`, builds a classifier's reference statistics instead.
+ * @param argv the command line it was run with, recorded as provenance (default: the flags that give `o`)
+ */
+export async function run(o: EvaluateOptions, argv?: readonly string[]): Promise<DiagnosticsResult | null> {
+  const command = commandLine(cli.command, argv ?? toArgv(cli, o));
+  if (o.reference) {
+    await buildReference(o.classifier!, command);
+    return null;
   }
-  const samples = Number(values.samples);
-  if (!Number.isInteger(samples) || samples < MIN_SAMPLES || samples > MAX_SAMPLES) {
-    throw new Error(
-      `--samples: expected an integer in ${MIN_SAMPLES}..${MAX_SAMPLES}, got ${values.samples}`,
-    );
-  }
-  const seed = Number(values.seed);
-  if (!Number.isInteger(seed) || seed < 0 || seed > MAX_SEED) {
-    throw new Error(`--seed: expected an integer in 0..${MAX_SEED}, got ${values.seed}`);
-  }
-  const truncation = Number(values.truncation);
-  if (!(truncation > 0 && truncation <= 1)) {
-    throw new Error(`--truncation: expected a number in (0, 1], got ${values.truncation}`);
-  }
-  if (values.record && truncation !== 1) {
-    // A model's recorded quality is what /generate gives by default, i.e. without truncation.
-    throw new Error('--record: the recorded figures are at truncation 1; drop --record or --truncation');
-  }
-  const rejection = rejectionFromFlags(values);
-  if (values.record && rejection) {
-    throw new Error('--record: the recorded figures are of plain samples; drop --record or --rejection');
-  }
-  if (!values.model === !values.run) throw new Error('expected one of --model <name> or --run <run folder>');
-  const modelsDir = values['models-dir']!;
+  const { samples, seed, truncation } = o;
+  const rejection =
+    o.rejection === undefined
+      ? undefined
+      : rejectionSchema.parse({
+          method: o.rejection,
+          ...(o.oversample !== undefined ? { oversample: o.oversample } : {}),
+          ...(o.gamma !== undefined ? { gamma: o.gamma } : {}),
+        });
+  const modelsDir = o.modelsDir;
   let result: DiagnosticsResult;
   let out: string;
-  if (values.model) {
-    const dir = path.join(modelsDir, values.model);
-    if (!existsSync(path.join(dir, 'model.json'))) throw new Error(`${dir}/model.json not found`);
+  if (o.model) {
+    const dir = path.join(modelsDir, o.model);
+    if (!existsSync(path.join(dir, 'model.json'))) throw new Error(`--model: ${dir}/model.json not found`);
     result = await evaluateModelDir(dir, modelsDir, samples, seed, truncation, rejection);
-    out = values.out ?? path.join('reports', values.model);
+    out = o.out ?? path.join('reports', o.model);
   } else {
     const tmp = await mkdtemp(path.join(tmpdir(), 'gan-export-'));
     try {
-      const dir = await exportRun(values.run!, tmp);
+      const dir = await exportRun(o.run!, tmp);
       result = await evaluateModelDir(dir, modelsDir, samples, seed, truncation, rejection);
     } finally {
       await rm(tmp, { recursive: true, force: true });
     }
-    out = values.out ?? path.join(values.run!, 'eval');
+    out = o.out ?? path.join(o.run!, 'eval');
   }
   console.log(reportTable(result.report));
   await writeReport(result, out);
-  if (values.record && values.model) {
-    const file = path.join(modelsDir, values.model, 'model.json');
-    await recordQuality(file, result.report, commandLine('npm run evaluate --', argv));
+  if (o.record && o.model) {
+    const file = path.join(modelsDir, o.model, 'model.json');
+    await recordQuality(file, result.report, command);
     console.log(`recorded the figures in ${file} (provenance.quality)`);
   }
   console.log(
     `wrote ${path.join(out, 'report.json')}, grid.png, histogram.png (${result.report.seconds.toFixed(1)} s)`,
   );
-}
-
-/** `--rejection drs|top-k [--oversample k] [--gamma γ]` as /generate's `rejection` option, or undefined. */
-export function rejectionFromFlags(values: {
-  rejection?: string | undefined;
-  oversample?: string | undefined;
-  gamma?: string | undefined;
-}): RejectionOptions | undefined {
-  if (values.rejection === undefined) {
-    if (values.oversample !== undefined || values.gamma !== undefined) {
-      throw new Error(`--oversample and --gamma need --rejection ${REJECTION_METHODS.join('|')}`);
-    }
-    return undefined;
-  }
-  const parsed = rejectionSchema.safeParse({
-    method: values.rejection,
-    ...(values.oversample !== undefined ? { oversample: Number(values.oversample) } : {}),
-    ...(values.gamma !== undefined ? { gamma: Number(values.gamma) } : {}),
-  });
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    const flag = issue.path[0] === 'method' ? 'rejection' : String(issue.path[0]);
-    throw new Error(`--${flag}: ${issue.message}`);
-  }
-  return parsed.data;
+  return result;
 }
 
 /** Write the measured figures into a model's manifest (`--record`), so /v1/models and the README show them. */
@@ -381,9 +435,4 @@ async function recordQuality(file: string, report: DiagnosticsReport, command: s
 
 const round = (x: number) => Math.round(x * 10_000) / 10_000;
 
-if (process.argv[1] && path.resolve(process.argv[1]) === path.resolve(import.meta.filename)) {
-  main(process.argv.slice(2)).catch((err: unknown) => {
-    console.error(`evaluate failed: ${err instanceof Error ? err.message : String(err)}`);
-    process.exitCode = 1;
-  });
-}
+if (isMain(import.meta.url)) await runCli(cli, process.argv.slice(2), run);
