@@ -5,8 +5,10 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
+import { z } from 'zod';
 import { buildApp } from '../src/app.ts';
 import { testConfig } from '../src/config.ts';
+import { type CliSpec, isMain, runCli } from './cli-args.ts';
 
 export const OPENAPI_FILE = fileURLToPath(new URL('../openapi.yaml', import.meta.url));
 
@@ -23,17 +25,32 @@ export async function renderOpenApi(): Promise<string> {
   }
 }
 
-if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+export const openApiFlags = z.object({
+  check: z.boolean().default(false).describe('write nothing; fail (exit 1) when openapi.yaml is stale'),
+  out: z.string().min(1).default(OPENAPI_FILE).describe('the file to write or check'),
+});
+
+export type OpenApiOptions = z.output<typeof openApiFlags>;
+
+export const cli: CliSpec<typeof openApiFlags> = {
+  command: 'npm run openapi --',
+  description:
+    "Writes openapi.yaml from the routes' zod schemas (the document the service serves at /openapi.json).",
+  flags: openApiFlags,
+  examples: ['npm run openapi', 'npm run openapi -- --check'],
+};
+
+/** Writes the document, or with `check` compares it; rejects when the file is stale. */
+export async function run(o: OpenApiOptions): Promise<void> {
   const text = await renderOpenApi();
-  if (process.argv.includes('--check')) {
-    const current = await readFile(OPENAPI_FILE, 'utf8').catch(() => '');
-    if (current !== text) {
-      process.stderr.write('openapi.yaml is stale: run `npm run openapi`\n');
-      process.exit(1);
-    }
-    process.stdout.write('openapi.yaml is up to date\n');
+  if (o.check) {
+    const current = await readFile(o.out, 'utf8').catch(() => '');
+    if (current !== text) throw new Error(`${o.out} is stale: run \`npm run openapi\``);
+    process.stdout.write(`${o.out} is up to date\n`);
   } else {
-    await writeFile(OPENAPI_FILE, text);
-    process.stdout.write(`wrote ${OPENAPI_FILE}\n`);
+    await writeFile(o.out, text);
+    process.stdout.write(`wrote ${o.out}\n`);
   }
 }
+
+if (isMain(import.meta.url)) await runCli(cli, process.argv.slice(2), run);

@@ -10,6 +10,8 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { z } from 'zod';
+import { type CliSpec, isMain, runCli } from '../cli-args.ts';
 import { freePort } from '../service-process.ts';
 import {
   modelFolders,
@@ -26,8 +28,24 @@ const READY_TIMEOUT_MS = 180_000;
 /** GAN_SHUTDOWN_TIMEOUT_MS's default plus slack: what `docker stop -t 35` would allow. */
 const STOP_GRACE_MS = 35_000;
 
-async function main(): Promise<void> {
-  const keep = process.argv.includes('--keep');
+export const runtimeCheckFlags = z.object({
+  keep: z.boolean().default(false).describe('leave the replayed image folder for a look'),
+});
+
+export type RuntimeCheckOptions = z.output<typeof runtimeCheckFlags>;
+
+export const cli: CliSpec<typeof runtimeCheckFlags> = {
+  command: 'npx tsx scripts/docker/runtime-check.ts',
+  description:
+    "Proves the Docker image's runtime stage without a Docker engine: replays it into a temp folder, starts its " +
+    'CMD, waits for /readyz, generates an image, runs its HEALTHCHECK and stops it with SIGTERM. Needs a model in ' +
+    'models/.',
+  flags: runtimeCheckFlags,
+};
+
+/** Replays, starts, checks and stops the image; rejects at the first step that fails. */
+export async function run(o: RuntimeCheckOptions): Promise<void> {
+  const keep = o.keep;
   const root = resolve(import.meta.dirname, '../..');
   const workDir = await mkdtemp(join(tmpdir(), 'gan-runtime-check-'));
   let running: RunningImage | null = null;
@@ -76,7 +94,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((err: unknown) => {
-  console.error(err instanceof Error ? err.message : err);
-  process.exitCode = 1;
-});
+if (isMain(import.meta.url)) await runCli(cli, process.argv.slice(2), run);

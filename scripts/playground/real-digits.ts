@@ -8,6 +8,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
+import { z } from 'zod';
 import {
   CLASS_NAMES,
   type DatasetName,
@@ -16,8 +17,23 @@ import {
   NUM_CLASSES,
   PIXELS,
 } from '../../trainer/data/datasets.ts';
+import { type CliSpec, isMain, runCli } from '../cli-args.ts';
 
 export const REAL_DIR = fileURLToPath(new URL('../../public/real', import.meta.url));
+
+export const realDigitsFlags = z.object({
+  out: z.string().min(1).default(REAL_DIR).describe('the folder the images and index.json go to'),
+});
+
+export type RealDigitsOptions = z.output<typeof realDigitsFlags>;
+
+export const cli: CliSpec<typeof realDigitsFlags> = {
+  command: 'npx tsx scripts/playground/real-digits.ts',
+  description:
+    'Writes the real test images the playground sends to the discriminator: the first test image of each ' +
+    'class of MNIST and Fashion-MNIST as 28×28 greyscale PNGs, with an index the page reads.',
+  flags: realDigitsFlags,
+};
 
 export interface RealImage {
   dataset: DatasetName;
@@ -39,8 +55,9 @@ export function firstOfEachClass(labels: Uint8Array): number[] {
   return first;
 }
 
-async function main() {
-  await mkdir(REAL_DIR, { recursive: true });
+/** Writes the images and index.json into `out`. @returns the index */
+export async function run(o: RealDigitsOptions): Promise<RealImage[]> {
+  await mkdir(o.out, { recursive: true });
   const index: RealImage[] = [];
   for (const dataset of ['mnist', 'fashion-mnist'] as const) {
     const data = await loadDataset(dataset, 'test');
@@ -53,12 +70,13 @@ async function main() {
         .toColourspace('b-w')
         .png({ compressionLevel: 9 })
         .toBuffer();
-      await writeFile(join(REAL_DIR, file), png);
+      await writeFile(join(o.out, file), png);
       index.push({ dataset, label, className: CLASS_NAMES[dataset][label]!, index: i, file });
     }
   }
-  await writeFile(join(REAL_DIR, 'index.json'), `${JSON.stringify(index, null, 2)}\n`);
-  process.stdout.write(`wrote ${index.length} images and index.json to ${REAL_DIR}\n`);
+  await writeFile(join(o.out, 'index.json'), `${JSON.stringify(index, null, 2)}\n`);
+  process.stdout.write(`wrote ${index.length} images and index.json to ${o.out}\n`);
+  return index;
 }
 
-if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) await main();
+if (isMain(import.meta.url)) await runCli(cli, process.argv.slice(2), run);
