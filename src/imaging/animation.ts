@@ -3,6 +3,7 @@
  * whose `pageHeight` is a frame's height, and come out as pages with a per-frame delay.
  */
 import sharp from 'sharp';
+import { upscaleNearest } from './pixels.ts';
 
 export const ANIMATION_FORMATS = ['gif', 'webp'] as const;
 export type AnimationFormat = (typeof ANIMATION_FORMATS)[number];
@@ -15,45 +16,6 @@ export interface AnimationOptions {
   delayMs: number;
   /** Times to play; 0 loops forever. */
   loop?: number;
-}
-
-/**
- * Nearest-neighbour upscaling by an integer factor. Done here rather than with sharp's resize, which on a
- * multi-page image resizes the stack as one picture and so changes the page count.
- * @param pixels uint8 [H, W, C]
- * @returns uint8 [H·scale, W·scale, C]
- */
-export function upscaleNearest(
-  pixels: Uint8Array,
-  height: number,
-  width: number,
-  channels: number,
-  scale: number,
-): Uint8Array {
-  if (pixels.length !== height * width * channels) {
-    throw new RangeError(
-      `expected ${height}x${width}x${channels} = ${height * width * channels} bytes, got ${pixels.length}`,
-    );
-  }
-  if (!Number.isInteger(scale) || scale < 1)
-    throw new RangeError(`expected an integer scale ≥ 1, got ${scale}`);
-  if (scale === 1) return pixels;
-  const outW = width * scale;
-  const outRow = outW * channels;
-  const out = new Uint8Array(height * scale * outRow);
-  for (let y = 0; y < height; y++) {
-    const row = out.subarray(y * scale * outRow, (y * scale + 1) * outRow);
-    for (let x = 0; x < width; x++) {
-      const src = (y * width + x) * channels;
-      for (let r = 0; r < scale; r++) {
-        const dst = (x * scale + r) * channels;
-        for (let c = 0; c < channels; c++) row[dst + c] = pixels[src + c]!;
-      }
-    }
-    for (let r = 1; r < scale; r++)
-      out.copyWithin((y * scale + r) * outRow, y * scale * outRow, (y * scale + 1) * outRow);
-  }
-  return out;
 }
 
 /**
@@ -78,6 +40,7 @@ export async function encodeAnimation(
   }
   const { scale } = options;
   // A frame stack is one tall image, so scaling it scales every frame, and frame edges stay on row boundaries.
+  // Not sharp's resize: on a multi-page image it resizes the stack as one picture and so changes the page count.
   const data = upscaleNearest(frames, count * height, width, channels, scale);
   const pipeline = sharp(data, {
     raw: {

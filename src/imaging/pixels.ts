@@ -117,6 +117,62 @@ export function tileGrid(
   return { data, width: gridW, height: gridH };
 }
 
+/**
+ * Nearest-neighbour upscaling of one row of pixels by an integer factor: each pixel `scale` times, channels kept
+ * together, written into `out` from `at`. The one upscaling kernel: `upscaleNearest` and the PNG writer's
+ * scanlines (png.ts) both repeat rows of its output.
+ * @param pixels uint8, the row's W·C bytes from `from`
+ * @returns the offset in `out` after the W·scale·C bytes written
+ */
+export function upscaleRowNearest(
+  pixels: Uint8Array,
+  from: number,
+  width: number,
+  channels: number,
+  scale: number,
+  out: Uint8Array,
+  at: number,
+): number {
+  let o = at;
+  for (let x = 0; x < width; x++) {
+    const src = from + x * channels;
+    for (let r = 0; r < scale; r++) {
+      for (let c = 0; c < channels; c++) out[o++] = pixels[src + c]!;
+    }
+  }
+  return o;
+}
+
+/**
+ * Nearest-neighbour upscaling by an integer factor.
+ * @param pixels uint8 [H, W, C]
+ * @returns uint8 [H·scale, W·scale, C]; `pixels` itself when scale is 1
+ */
+export function upscaleNearest(
+  pixels: Uint8Array,
+  height: number,
+  width: number,
+  channels: number,
+  scale: number,
+): Uint8Array {
+  if (pixels.length !== height * width * channels) {
+    throw new RangeError(
+      `expected ${height}x${width}x${channels} = ${height * width * channels} bytes, got ${pixels.length}`,
+    );
+  }
+  if (!Number.isInteger(scale) || scale < 1)
+    throw new RangeError(`expected an integer scale ≥ 1, got ${scale}`);
+  if (scale === 1) return pixels;
+  const outRow = width * scale * channels;
+  const out = new Uint8Array(height * scale * outRow);
+  for (let y = 0; y < height; y++) {
+    const first = y * scale * outRow;
+    upscaleRowNearest(pixels, y * width * channels, width, channels, scale, out, first);
+    for (let r = 1; r < scale; r++) out.copyWithin(first + r * outRow, first, first + outRow);
+  }
+  return out;
+}
+
 /** Columns for a near-square grid of `count` tiles. */
 export function defaultColumns(count: number): number {
   return Math.max(1, Math.ceil(Math.sqrt(count)));

@@ -4,6 +4,7 @@
  * these paths and which go to sharp.
  */
 import { crc32, deflateSync, inflateSync } from 'node:zlib';
+import { upscaleRowNearest } from './pixels.ts';
 
 export interface RawImage {
   /** uint8 [height, width, channels] */
@@ -62,12 +63,7 @@ export function scanlines(image: RawImage, scale: number): Buffer {
       raw.set(data.subarray(src, src + rowBytes), first + 1);
       continue;
     }
-    let o = first + 1;
-    for (let x = 0; x < image.width; x++) {
-      for (let r = 0; r < scale; r++) {
-        for (let c = 0; c < channels; c++) raw[o++] = data[src + x * channels + c]!;
-      }
-    }
+    upscaleRowNearest(data, src, image.width, channels, scale, raw, first + 1);
     // The other scale − 1 output rows repeat the first, filter byte included.
     for (let r = 1; r < scale; r++) raw.copyWithin(first + r * stride, first, first + stride);
   }

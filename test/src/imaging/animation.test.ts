@@ -1,25 +1,6 @@
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
-import { encodeAnimation, upscaleNearest } from '../../../src/imaging/animation.ts';
-
-describe('upscaleNearest', () => {
-  it('repeats each pixel scale × scale times, channels kept together', () => {
-    const rgb = Uint8Array.of(1, 2, 3, 4, 5, 6); // 1 row, 2 pixels
-    expect(Array.from(upscaleNearest(rgb, 1, 2, 3, 2))).toEqual([
-      1, 2, 3, 1, 2, 3, 4, 5, 6, 4, 5, 6, 1, 2, 3, 1, 2, 3, 4, 5, 6, 4, 5, 6,
-    ]);
-    const grey = Uint8Array.of(10, 20);
-    expect(upscaleNearest(grey, 2, 1, 1, 1)).toBe(grey);
-    expect(Array.from(upscaleNearest(grey, 2, 1, 1, 3))).toEqual([
-      10, 10, 10, 10, 10, 10, 10, 10, 10, 20, 20, 20, 20, 20, 20, 20, 20, 20,
-    ]);
-  });
-
-  it('rejects a wrong size or scale', () => {
-    expect(() => upscaleNearest(new Uint8Array(5), 2, 1, 3, 2)).toThrow(/expected 2x1x3 = 6 bytes, got 5/);
-    expect(() => upscaleNearest(new Uint8Array(1), 1, 1, 1, 0)).toThrow(/scale ≥ 1, got 0/);
-  });
-});
+import { encodeAnimation } from '../../../src/imaging/animation.ts';
 
 describe('encodeAnimation', () => {
   // Three 2×3 grey frames, each one flat shade.

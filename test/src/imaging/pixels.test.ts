@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { defaultColumns, floatToPixels, pixelsToFloat, tileGrid } from '../../../src/imaging/pixels.ts';
+import {
+  defaultColumns,
+  floatToPixels,
+  pixelsToFloat,
+  tileGrid,
+  upscaleNearest,
+  upscaleRowNearest,
+} from '../../../src/imaging/pixels.ts';
 
 describe('floatToPixels', () => {
   it('maps [-1, 1] to [0, 255] with clamp and round', () => {
@@ -55,5 +62,31 @@ describe('tileGrid', () => {
     expect(defaultColumns(1)).toBe(1);
     expect(defaultColumns(16)).toBe(4);
     expect(defaultColumns(17)).toBe(5);
+  });
+});
+
+describe('upscaleNearest', () => {
+  it('repeats each pixel scale × scale times, channels kept together', () => {
+    const rgb = Uint8Array.of(1, 2, 3, 4, 5, 6); // 1 row, 2 pixels
+    expect(Array.from(upscaleNearest(rgb, 1, 2, 3, 2))).toEqual([
+      1, 2, 3, 1, 2, 3, 4, 5, 6, 4, 5, 6, 1, 2, 3, 1, 2, 3, 4, 5, 6, 4, 5, 6,
+    ]);
+    const grey = Uint8Array.of(10, 20);
+    expect(upscaleNearest(grey, 2, 1, 1, 1)).toBe(grey);
+    expect(Array.from(upscaleNearest(grey, 2, 1, 1, 3))).toEqual([
+      10, 10, 10, 10, 10, 10, 10, 10, 10, 20, 20, 20, 20, 20, 20, 20, 20, 20,
+    ]);
+  });
+
+  it('writes one upscaled row into a larger buffer at an offset', () => {
+    const out = new Uint8Array(8).fill(9);
+    // The second row of a 2×2 greyscale image (bytes 2..3), three times wider, written from offset 1.
+    expect(upscaleRowNearest(Uint8Array.of(1, 2, 3, 4), 2, 2, 1, 3, out, 1)).toBe(7);
+    expect(Array.from(out)).toEqual([9, 3, 3, 3, 4, 4, 4, 9]);
+  });
+
+  it('rejects a wrong size or scale', () => {
+    expect(() => upscaleNearest(new Uint8Array(5), 2, 1, 3, 2)).toThrow(/expected 2x1x3 = 6 bytes, got 5/);
+    expect(() => upscaleNearest(new Uint8Array(1), 1, 1, 1, 0)).toThrow(/scale ≥ 1, got 0/);
   });
 });
