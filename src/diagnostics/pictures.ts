@@ -3,18 +3,13 @@
  * generator shows as a few full rows and many empty ones) and a bar chart of the class histogram.
  */
 import sharp from 'sharp';
+import { tileGrid } from '../imaging/pixels.ts';
+import { escapeXml } from '../imaging/svg.ts';
 import { MODE_SHARE } from './metrics.ts';
 
 const GAP = 2; // pixels between tiles, before upscaling
 const EMPTY = 24; // grey of an empty slot: visibly not a black sample
 const LABEL_WIDTH = 150; // px of the class-name column, after upscaling
-
-function escapeXml(s: string): string {
-  return s.replace(
-    /[<>&"']/g,
-    (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', '"': '&quot;', "'": '&#39;' })[c]!,
-  );
-}
 
 export interface ClassGridInput {
   /** Per class, uint8 [n, H, W, C] samples the classifier put in it, in seed order. */
@@ -46,23 +41,17 @@ export function classGridSize(
 export async function classGridPng(input: ClassGridInput): Promise<Buffer> {
   const { width: w, height: h, channels: ch, perClass, scale } = input;
   const k = input.examples.length;
-  const gridW = perClass * (w + GAP) + GAP;
-  const gridH = k * (h + GAP) + GAP;
-  const raw = new Uint8Array(gridW * gridH * ch).fill(0);
   const perImage = w * h * ch;
+  // k rows of perClass tiles, each row its class's first samples and then empty (grey) slots.
+  const tiles = new Uint8Array(k * perClass * perImage).fill(EMPTY);
   for (let c = 0; c < k; c++) {
     const images = input.examples[c]!;
-    const n = images.length / perImage;
-    for (let j = 0; j < perClass; j++) {
-      const x0 = GAP + j * (w + GAP);
-      const y0 = GAP + c * (h + GAP);
-      for (let y = 0; y < h; y++) {
-        const dst = ((y0 + y) * gridW + x0) * ch;
-        if (j < n) raw.set(images.subarray((j * h + y) * w * ch, (j * h + y + 1) * w * ch), dst);
-        else raw.fill(EMPTY, dst, dst + w * ch);
-      }
-    }
+    const n = Math.min(perClass, Math.floor(images.length / perImage));
+    tiles.set(images.subarray(0, n * perImage), c * perClass * perImage);
   }
+  const inner = tileGrid(tiles, k * perClass, h, w, ch, perClass, GAP, 0);
+  const gridW = inner.width + 2 * GAP;
+  const gridH = inner.height + 2 * GAP;
   const total = input.counts.reduce((a, b) => a + b, 0);
   const rowH = (h + GAP) * scale;
   const labels = input.counts
@@ -76,8 +65,13 @@ export async function classGridPng(input: ClassGridInput): Promise<Buffer> {
   const outW = LABEL_WIDTH + gridW * scale;
   const outH = gridH * scale;
   const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${LABEL_WIDTH}" height="${outH}"><rect width="100%" height="100%" fill="#000"/><g font-family="DejaVu Sans, sans-serif" fill="#eee">${labels}</g></svg>`;
-  const grid = await sharp(raw, { raw: { width: gridW, height: gridH, channels: ch as 1 | 3 } })
-    .resize(gridW * scale, gridH * scale, { kernel: 'nearest' })
+  const margin = GAP * scale;
+  const grid = await sharp(inner.data, {
+    raw: { width: inner.width, height: inner.height, channels: ch as 1 | 3 },
+  })
+    .resize(inner.width * scale, inner.height * scale, { kernel: 'nearest' })
+    // After the resize (sharp extends last): a black border of GAP pixels around the tiles, as between them.
+    .extend({ top: margin, bottom: margin, left: margin, right: margin, background: '#000' })
     .toColourspace('srgb')
     .png()
     .toBuffer();
