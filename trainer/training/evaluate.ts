@@ -13,7 +13,7 @@ import {
   type Gaussian,
   labelAgreement,
   predictedClasses,
-} from '../../src/diagnostics/metrics.ts';
+} from '../../src/diagnostics/statistics.ts';
 import { codesOf } from '../../src/latent/code.ts';
 import { latentsForSeeds } from '../../src/latent/random-state.ts';
 import { type Dataset, PIXELS, toSignedUnit } from '../data/datasets.ts';

@@ -1,23 +1,43 @@
 /**
- * The trainer CLI end to end on a few steps: every artefact a person looks at, then --resume continuing the run.
+ * The trainer CLI end to end on a few steps, in-process through `run`: every artefact a person looks at, then
+ * --resume continuing the run; and its flags through the same parser the command line uses.
  */
-import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import * as ort from 'onnxruntime-node';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseArgv } from '../../../scripts/cli-args.ts';
+import { run as exportRun } from '../../../scripts/export/cli.ts';
+import { run, trainCli, trainConfig } from '../../../scripts/train/cli.ts';
 import { latentsForSeeds } from '../../../src/latent/random-state.ts';
+import { inputOf, manifestSchema } from '../../../src/models/manifest.ts';
 import { buildClassifier } from '../../../trainer/models/classifier.ts';
 import { initTf } from '../../../trainer/tfjs/backend.ts';
 import { fileSaveHandler } from '../../../trainer/tfjs/io.ts';
 
-const run = promisify(execFile);
-const TSX = path.resolve('node_modules/.bin/tsx');
 let dir: string;
+
+/** Trains with these flags (as typed) and returns what it printed. */
+async function train(argv: string[]): Promise<string> {
+  const parsed = parseArgv(trainCli, argv);
+  if (parsed.help) throw new Error('unexpected --help');
+  const lines: string[] = [];
+  await run(parsed.options, { argv, log: (line) => lines.push(line) });
+  return `${lines.join('\n')}\n`;
+}
+
+/** The message a command line is refused with. */
+function refusal(argv: string[]): string {
+  try {
+    parseArgv(trainCli, argv);
+  } catch (err) {
+    return (err as Error).message;
+  }
+  throw new Error(`expected ${argv.join(' ')} to be refused`);
+}
 
 beforeAll(async () => {
   await initTf();
@@ -47,7 +67,6 @@ describe('npm run train', () => {
   it('writes samples, metrics, curve, config and checkpoint, and resumes', { timeout: 300_000 }, async () => {
     const out = path.join(dir, 'run');
     const args = [
-      'scripts/train/cli.ts',
       '--dataset',
       'mnist',
       '--arch',
@@ -61,7 +80,7 @@ describe('npm run train', () => {
       '--out',
       out,
     ];
-    await run(TSX, [...args, '--epochs', '1']);
+    await train([...args, '--epochs', '1']);
     expect((await readdir(path.join(out, 'samples'))).sort()).toEqual(['epoch-001.png']);
     const grid = await sharp(path.join(out, 'samples', 'epoch-001.png')).metadata();
     expect([grid.width, grid.height]).toEqual([604, 604]); // 10×10 tiles of 28 px, 2 px gaps, ×2
@@ -85,7 +104,7 @@ describe('npm run train', () => {
     });
 
     // Resuming with --ema-decay starts a weight average from the trained generator; it is evaluated and kept.
-    const { stdout } = await run(TSX, [...args, '--epochs', '2', '--resume', '--ema-decay', '0.9']);
+    const stdout = await train([...args, '--epochs', '2', '--resume', '--ema-decay', '0.9']);
     expect(stdout).toContain('resumed');
     expect(stdout).toContain('weight average (decay 0.9) started');
     expect(stdout).toMatch(/\(average\) \| trained G: KL [0-9.]+ conf [0-9.]+/);
@@ -101,8 +120,8 @@ describe('npm run train', () => {
     expect((await readFile(path.join(out, 'metrics.csv'), 'utf8')).trim().split('\n')).toHaveLength(3);
 
     // Resumed without --ema-decay (nothing left to train): the average is dropped, so export cannot pick it up.
-    const again = await run(TSX, [...args, '--epochs', '2', '--resume']);
-    expect(again.stdout).toContain("dropped the checkpoint's weight average");
+    const again = await train([...args, '--epochs', '2', '--resume']);
+    expect(again).toContain("dropped the checkpoint's weight average");
     expect(existsSync(path.join(out, 'checkpoint', 'generator-average'))).toBe(false);
     expect((await readdir(path.join(out, 'samples'))).sort()).toEqual(['epoch-001.png', 'epoch-002.png']);
   });
@@ -111,10 +130,10 @@ describe('npm run train', () => {
     timeout: 300_000,
   }, async () => {
     const plain = path.join(dir, 'plain');
-    const common = ['scripts/train/cli.ts', '--arch', 'dcgan', '--width', '4'];
-    await run(TSX, [...common, ...tinyRun(), '--epochs', '1', '--out', plain]);
+    const common = ['--arch', 'dcgan', '--width', '4'];
+    await train([...common, ...tinyRun(), '--epochs', '1', '--out', plain]);
     const out = path.join(dir, 'infogan');
-    const { stdout } = await run(TSX, [
+    const stdout = await train([
       ...common,
       '--latent-code',
       '4',
@@ -136,24 +155,26 @@ describe('npm run train', () => {
     expect(first.labelAgreement).toBeNull();
 
     // The source trains on after the copy: the provenance must still name the epoch that was copied.
-    await run(TSX, [...common, ...tinyRun(), '--epochs', '2', '--resume', '--out', plain]);
+    await train([...common, ...tinyRun(), '--epochs', '2', '--resume', '--out', plain]);
     // Resuming the InfoGAN run without its --init-from would make its config contradict itself: refused.
     await expect(
-      run(TSX, [...common, '--latent-code', '4', ...tinyRun(), '--epochs', '2', '--resume', '--out', out]),
+      train([...common, '--latent-code', '4', ...tinyRun(), '--epochs', '2', '--resume', '--out', out]),
     ).rejects.toThrow(`--resume: initFrom is null, the checkpoint has ${plain}`);
     const exported = path.join(dir, 'infogan-model');
-    await run(TSX, ['scripts/export/cli.ts', out, exported]);
-    const manifest = JSON.parse(await readFile(path.join(exported, 'model.json'), 'utf8'));
-    expect(manifest.generator.labelInput).toBeNull();
+    await exportRun({ runDir: out, outDir: exported }, { log: () => {} });
+    const manifest = manifestSchema.parse(
+      JSON.parse(await readFile(path.join(exported, 'model.json'), 'utf8')),
+    );
+    expect(inputOf(manifest.generator, 'class-index')).toBeUndefined(); // the manifest describes inputs by role
     expect(manifest.numClasses).toBeNull();
     expect(manifest.latentCode).toEqual({ categories: 4, supervised: false }); // /generate's `code` reads it
-    expect(manifest.provenance.architecture).toContain('InfoGAN: a 4-way code read from z');
+    expect(manifest.provenance?.architecture).toContain('InfoGAN: a 4-way code read from z');
     // The provenance carries the source run's command first, and says where the weights started.
-    const commands = manifest.provenance.command.split(' && ');
+    const commands = manifest.provenance!.command!.split(' && ');
     expect(commands).toHaveLength(3);
     expect(commands[0]).toContain(`--out ${plain}`);
     expect(commands[1]).toContain(`--init-from ${plain}`);
-    expect(manifest.provenance.notes).toContain(`warm-started from ${plain} (its checkpoint after epoch 1)`);
+    expect(manifest.provenance?.notes).toContain(`warm-started from ${plain} (its checkpoint after epoch 1)`);
     const session = await ort.InferenceSession.create(path.join(exported, 'generator.onnx'));
     expect(session.inputNames).toEqual(['z']);
     const z = new ort.Tensor('float32', latentsForSeeds([1, 2], 100), [2, 100]);
@@ -163,26 +184,39 @@ describe('npm run train', () => {
   });
 
   it('refuses a latent code with --conditional, of one category, or labels on a code of another size', async () => {
-    const base = ['scripts/train/cli.ts', '--out', path.join(dir, 'x')];
-    await expect(run(TSX, [...base, '--conditional', '--latent-code', '10'])).rejects.toThrow(
+    const base = ['--out', path.join(dir, 'x')];
+    expect(refusal([...base, '--conditional', '--latent-code', '10'])).toContain(
       '--latent-code: a conditional model already has a class input',
     );
-    await expect(run(TSX, [...base, '--latent-code', '1'])).rejects.toThrow(
+    expect(refusal([...base, '--latent-code', '1'])).toBe(
       '--latent-code: expected 0 (none) or at least 2 categories, got 1',
     );
-    await expect(run(TSX, [...base, '--latent-code', '4', '--code-labels'])).rejects.toThrow(
+    expect(refusal([...base, '--latent-code', '4', '--code-labels'])).toBe(
       '--code-labels: needs --latent-code 10 (one code per class), got 4',
     );
-    await expect(
-      run(TSX, [...base, '--latent-code', '10', '--code-labels', '--info-weight', '0']),
-    ).rejects.toThrow(
+    expect(refusal([...base, '--latent-code', '10', '--code-labels', '--info-weight', '0'])).toBe(
       '--code-labels: the labels act through the code term, so --info-weight must be above 0',
     );
   });
 
   it('rejects a bad flag value naming the flag', async () => {
-    await expect(
-      run(TSX, ['scripts/train/cli.ts', '--loss', 'hinge', '--out', path.join(dir, 'x')]),
-    ).rejects.toThrow('--loss: expected non-saturating or minimax, got hinge');
+    expect(refusal(['--loss', 'hinge', '--out', path.join(dir, 'x')])).toBe(
+      '--loss: expected non-saturating or minimax, got hinge',
+    );
+  });
+
+  it('fills defaults, and records a command that reruns options given in-process', () => {
+    const cfg = trainConfig({ out: 'runs/x', seed: 5, arch: 'mlp', classifier: 'c' });
+    expect(cfg).toMatchObject({
+      dataset: 'mnist',
+      epochs: 5,
+      width: 256,
+      latentCode: null,
+      stepsPerEpoch: null,
+    });
+    expect(cfg.command).toBe('npm run train -- --arch mlp --seed 5 --classifier c --out runs/x');
+    expect(parseArgv(trainCli, cfg.command.split(' ').slice(4))).toMatchObject({
+      options: { arch: 'mlp', seed: 5, classifier: 'c', out: 'runs/x' },
+    });
   });
 });

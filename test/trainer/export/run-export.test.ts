@@ -1,12 +1,12 @@
-import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import * as tf from '@tensorflow/tfjs';
 import * as ort from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseArgv } from '../../../scripts/cli-args.ts';
+import { exportCli, run as exportRun } from '../../../scripts/export/cli.ts';
 import { classifierManifestSchema, inputOf, manifestSchema } from '../../../src/models/manifest.ts';
 import { exportChecked, ParityError } from '../../../trainer/export/export-model.ts';
 import { exportClassifierRun, exportGanRun } from '../../../trainer/export/run-export.ts';
@@ -246,22 +246,18 @@ describe('npm run export (CLI)', () => {
     const run = await writeGanRun('cli', 'mlp', true);
     const out = path.join(dir, 'models', 'cli-model');
     await mkdir(out, { recursive: true });
-    const exec = promisify(execFile);
-    const tsx = path.resolve('node_modules/.bin/tsx');
-    const { stdout } = await exec(
-      tsx,
-      ['scripts/export/cli.ts', run, out, '--title', 'CLI model', '--quality', 'fid=3.5'],
-      {
-        timeout: 120_000,
-      },
-    );
-    expect(stdout).toMatch(/wrote .*generator\.onnx/);
+    const argv = [run, out, '--title', 'CLI model', '--quality', 'fid=3.5'];
+    const parsed = parseArgv(exportCli, argv);
+    if (parsed.help) throw new Error('unexpected --help');
+    const lines: string[] = [];
+    await exportRun(parsed.options, { argv, log: (line) => lines.push(line) });
+    expect(lines.join('\n')).toMatch(/wrote .*generator\.onnx/);
     const manifest = manifestSchema.parse(JSON.parse(await readFile(path.join(out, 'model.json'), 'utf8')));
     expect(manifest).toMatchObject({ name: 'cli-model', title: 'CLI model', numClasses: 10 });
     expect(manifest.provenance?.quality.fid).toBe(3.5);
     expect(manifest.provenance?.command).toContain('npm run export --');
-    await expect(exec(tsx, ['scripts/export/cli.ts', path.join(dir, 'nope'), out])).rejects.toMatchObject({
-      stderr: expect.stringContaining('config.json'),
-    });
+    await expect(
+      exportRun({ runDir: path.join(dir, 'nope'), outDir: out }, { log: () => {} }),
+    ).rejects.toThrow('config.json');
   }, 180_000);
 });
