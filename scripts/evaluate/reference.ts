@@ -11,13 +11,13 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import * as ort from 'onnxruntime-node';
-import { softmaxRows } from '../../src/diagnostics/metrics.ts';
 import {
   buildReferenceStats,
   type ClassifiedSet,
   REFERENCE_FILES,
   type ReferenceStatsJson,
 } from '../../src/diagnostics/reference.ts';
+import { softmaxRows } from '../../src/diagnostics/statistics.ts';
 import { pixelsToFloat } from '../../src/imaging/pixels.ts';
 import { type ClassifierManifest, classifierManifestSchema } from '../../src/models/manifest.ts';
 

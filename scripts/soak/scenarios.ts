@@ -31,7 +31,7 @@ const json = (body: unknown): RequestInit => ({
  * The scenarios against `model`. `good` is a PNG the model generated (a valid /discriminate upload); seeds count
  * up from `firstSeed`, so no two generate requests repeat.
  */
-export function soakScenarios(model: SoakModel, good: Buffer, firstSeed = 1000): Scenario[] {
+export function soakScenarios(model: SoakModel, good: Uint8Array<ArrayBuffer>, firstSeed = 1000): Scenario[] {
   const label = model.conditional ? { label: 3 } : {};
   const noise = Buffer.from(Array.from({ length: 2000 }, (_, i) => (i * 7919) % 256));
   let seed = firstSeed;

@@ -13,7 +13,7 @@ import {
   meanConfidence,
   modesCovered,
   predictedClasses,
-} from './metrics.ts';
+} from './statistics.ts';
 
 export interface EpochFigures {
   /** Classes holding at least MODE_SHARE of the samples. */

@@ -5,7 +5,7 @@
 import sharp from 'sharp';
 import { tileGrid } from '../imaging/pixels.ts';
 import { escapeXml } from '../imaging/svg.ts';
-import { MODE_SHARE } from './metrics.ts';
+import { MODE_SHARE } from './statistics.ts';
 
 const GAP = 2; // pixels between tiles, before upscaling
 const EMPTY = 24; // grey of an empty slot: visibly not a black sample

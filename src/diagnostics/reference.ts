@@ -21,7 +21,7 @@ import {
   modesCovered,
   precisionRecall,
   predictedClasses,
-} from './metrics.ts';
+} from './statistics.ts';
 
 export const REFERENCE_FILES = {
   stats: 'reference-stats.json',

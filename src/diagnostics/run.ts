@@ -18,8 +18,18 @@ import { discriminatePixels, generatePixels } from '../services/images.ts';
 import { zTruncation } from '../services/latents.ts';
 import { type RejectionSummary, sampleWithRejection } from '../services/rejection.ts';
 import {
+  type FloorFigures,
+  floorFor,
+  loadReferenceStats,
+  PR_POINTS,
+  probeMatches,
+  type ReferenceStats,
+} from './reference.ts';
+import {
+  type CollapseVerdict,
   classHistogram,
   codePurity,
+  collapseVerdict,
   fitGaussian,
   frechetDistance,
   klToUniform,
@@ -34,17 +44,7 @@ import {
   softmaxRows,
   type UnclearSamples,
   unclearSamples,
-  type Verdict,
-  verdict,
-} from './metrics.ts';
-import {
-  type FloorFigures,
-  floorFor,
-  loadReferenceStats,
-  PR_POINTS,
-  probeMatches,
-  type ReferenceStats,
-} from './reference.ts';
+} from './statistics.ts';
 
 export const MIN_SAMPLES = 100;
 export const MAX_SAMPLES = 10_000;
@@ -118,7 +118,7 @@ export interface DiagnosticsReport {
   referenceProblem: string | null;
   /** With rejection sampling: how it went over all samples (candidates and acceptedByDraw summed). */
   rejection: RejectionSummary | null;
-  verdict: Verdict;
+  verdict: CollapseVerdict;
   seconds: number;
 }
 
@@ -416,7 +416,7 @@ export async function runDiagnostics(
     discriminator,
     referenceProblem: typeof reference === 'string' ? reference : null,
     rejection,
-    verdict: verdict({
+    verdict: collapseVerdict({
       histogram: hist,
       modesCovered: covered,
       klToUniform: kl,

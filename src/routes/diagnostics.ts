@@ -6,14 +6,6 @@
  */
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import {
-  HEAD_SHARE,
-  MAX_DISCRIMINATOR_AUC,
-  MAX_KL,
-  MIN_COVERED_FRACTION,
-  MODE_SHARE,
-  RECALL_DROP,
-} from '../diagnostics/metrics.ts';
 import { classGridSize } from '../diagnostics/pictures.ts';
 import {
   classifierOf,
@@ -22,6 +14,14 @@ import {
   MAX_SAMPLES,
   MIN_SAMPLES,
 } from '../diagnostics/run.ts';
+import {
+  HEAD_SHARE,
+  MAX_DISCRIMINATOR_AUC,
+  MAX_KL,
+  MIN_COVERED_FRACTION,
+  MODE_SHARE,
+  RECALL_DROP,
+} from '../diagnostics/statistics.ts';
 import { ServiceError } from '../errors.ts';
 import {
   errorResponses,

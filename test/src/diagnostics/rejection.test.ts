@@ -10,8 +10,8 @@ import { evaluateModelDir, reportTable } from '../../../scripts/evaluate/cli.ts'
 import { writeDcganModel } from '../../../scripts/onnx/family-models.ts';
 import { buildApp } from '../../../src/app.ts';
 import { testConfig } from '../../../src/config.ts';
-import { classHistogram, predictedClasses } from '../../../src/diagnostics/metrics.ts';
 import { classifierOf, classifyPixels } from '../../../src/diagnostics/run.ts';
+import { classHistogram, predictedClasses } from '../../../src/diagnostics/statistics.ts';
 import { generatePixels } from '../../../src/services/images.ts';
 import { prepareGeneration } from '../../../src/services/latents.ts';
 import { writeFixtureClassifier, writeFixtureModel } from '../../fixtures/models.ts';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { epochFigures } from '../../../src/diagnostics/epoch.ts';
-import { classHistogram, predictedClasses } from '../../../src/diagnostics/metrics.ts';
+import { classHistogram, predictedClasses } from '../../../src/diagnostics/statistics.ts';
 
 /** One-hot-ish probabilities: sample i is class classes[i] with confidence conf. */
 function probs(classes: number[], conf = 0.9): Float32Array {

@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import {
   classHistogram,
   codePurity,
+  collapseVerdict,
   fitGaussian,
   frechetDistance,
   headClasses,
@@ -20,8 +21,7 @@ import {
   softmaxRows,
   sqrtPsd,
   unclearSamples,
-  verdict,
-} from '../../../src/diagnostics/metrics.ts';
+} from '../../../src/diagnostics/statistics.ts';
 import { RandomState } from '../../../src/latent/random-state.ts';
 
 const gaussian = (mean: number[], cov: number[][]) => ({ mean, covariance: new Matrix(cov) });
@@ -240,7 +240,7 @@ describe('ROC AUC', () => {
   });
 });
 
-describe('verdict', () => {
+describe('collapseVerdict', () => {
   it('names the head classes of a collapsed histogram', () => {
     const classes = [
       ...new Array(50).fill(3),
@@ -254,7 +254,7 @@ describe('verdict', () => {
       8,
     ];
     const h = classHistogram(classes, 10);
-    const v = verdict({ histogram: h, modesCovered: modesCovered(h), klToUniform: klToUniform(h) });
+    const v = collapseVerdict({ histogram: h, modesCovered: modesCovered(h), klToUniform: klToUniform(h) });
     expect(v.collapsed).toBe(true);
     expect(v.status).toBe('collapsed');
     expect(v.summary).toBe('mode collapse suspected: 3 of 10 classes cover 94% of samples (3, 7, 1)');
@@ -275,7 +275,12 @@ describe('verdict', () => {
     ];
     const h = classHistogram(classes, 10);
     const floor = { modesCovered: 6, klToUniform: 0.75, precision: 0.8, recall: 0.8 };
-    const v = verdict({ histogram: h, modesCovered: modesCovered(h), klToUniform: klToUniform(h), floor });
+    const v = collapseVerdict({
+      histogram: h,
+      modesCovered: modesCovered(h),
+      klToUniform: klToUniform(h),
+      floor,
+    });
     expect(v.collapsed).toBe(false);
     expect(v.thresholds).toMatchObject({
       minModesCovered: 5,
@@ -283,7 +288,7 @@ describe('verdict', () => {
       baseline: 'real held-out data',
     });
     const one = classHistogram(new Array(100).fill(0), 10);
-    const w = verdict({ histogram: one, modesCovered: 1, klToUniform: klToUniform(one), floor });
+    const w = collapseVerdict({ histogram: one, modesCovered: 1, klToUniform: klToUniform(one), floor });
     expect(w.collapsed).toBe(true);
     expect(w.findings).toEqual([
       'only 1 of 10 classes hold at least 2% of samples (real data: 6), expected ≥ 5',
@@ -296,7 +301,7 @@ describe('verdict', () => {
       Array.from({ length: 100 }, (_, i) => i % 10),
       10,
     );
-    const v = verdict({
+    const v = collapseVerdict({
       histogram: h,
       modesCovered: 10,
       klToUniform: 0,
@@ -342,7 +347,7 @@ describe('epochFigures (the trainer hook)', () => {
 
 describe('precisionRecallYielding', () => {
   it('gives the same answer as precisionRecall and pauses between slices', async () => {
-    const { precisionRecallYielding } = await import('../../../src/diagnostics/metrics.ts');
+    const { precisionRecallYielding } = await import('../../../src/diagnostics/statistics.ts');
     const rng = new RandomState(5);
     const a = Float32Array.from({ length: 200 * 3 }, () => rng.standardNormal());
     const b = Float32Array.from({ length: 150 * 3 }, () => rng.standardNormal() + 0.5);

@@ -1,5 +1,5 @@
 /**
- * Pure mode-collapse metrics over classifier outputs: class histogram, modes covered, KL to uniform, confidence,
+ * Pure mode-collapse statistics over classifier outputs: class histogram, modes covered, KL to uniform, confidence,
  * Fréchet distance between Gaussians fitted to features, precision/recall of feature manifolds (Kynkäänniemi et
  * al. 2019), real-vs-fake ROC AUC, label agreement, and the verdict that reads them. Matrix work uses ml-matrix.
  */
@@ -491,7 +491,7 @@ export const mean = (xs: ArrayLike<number>): number => {
   return xs.length === 0 ? 0 : s / xs.length;
 };
 
-export interface VerdictInput {
+export interface CollapseVerdictInput {
   histogram: ClassHistogram;
   modesCovered: number;
   klToUniform: number;
@@ -506,7 +506,7 @@ export interface VerdictInput {
   discriminatorAuc?: number | null;
 }
 
-export interface Verdict {
+export interface CollapseVerdict {
   /** 'collapsed' when the class histogram shows it; 'ok' otherwise (other findings may still be listed). */
   status: 'ok' | 'collapsed';
   collapsed: boolean;
@@ -530,7 +530,7 @@ export interface Verdict {
 const pct = (x: number) => `${(x * 100).toFixed(0)}%`;
 
 /** Read the figures against the thresholds above (relative to real data when its figures are known). */
-export function verdict(input: VerdictInput): Verdict {
+export function collapseVerdict(input: CollapseVerdictInput): CollapseVerdict {
   const k = input.histogram.counts.length;
   const floor = input.floor ?? null;
   const minModes = Math.ceil(MIN_COVERED_FRACTION * (floor?.modesCovered ?? k));
