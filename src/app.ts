@@ -23,11 +23,11 @@ import {
 } from './errors.ts';
 import { installGrpc } from './grpc/server.ts';
 import type { ModelRuntime } from './inference/runtime.ts';
-import { Metrics } from './metrics.ts';
 import { access } from './plugins/access.ts';
 import { bodyGuard } from './plugins/body-guard.ts';
 import { modelRuntime } from './plugins/model-runtime.ts';
 import { securityHeaders } from './plugins/security-headers.ts';
+import { Metrics } from './prometheus.ts';
 import { diagnosticsRoutes } from './routes/diagnostics.ts';
 import { discriminateRoutes } from './routes/discriminate.ts';
 import { generateRoutes } from './routes/generate.ts';

@@ -32,7 +32,7 @@ import {
 } from '../../src/diagnostics/run.ts';
 import { ModelRuntime } from '../../src/inference/runtime.ts';
 import { MAX_SEED } from '../../src/latent/random-state.ts';
-import { Metrics } from '../../src/metrics.ts';
+import { Metrics } from '../../src/prometheus.ts';
 import {
   GAMMA_LIMIT,
   OVERSAMPLE_LIMIT,

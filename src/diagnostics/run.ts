@@ -11,8 +11,8 @@ import type { ModelRuntime, ServedClassifier, ServedModel } from '../inference/r
 import { networkKey } from '../inference/runtime.ts';
 import { codesOf } from '../latent/code.ts';
 import { seededLatents, seedRange } from '../latent/sampling.ts';
-import type { Metrics } from '../metrics.ts';
 import { imageRowDims } from '../models/manifest.ts';
+import type { Metrics } from '../prometheus.ts';
 import { OVERSAMPLE_LIMIT, type RejectionOptions } from '../schemas/rejection.ts';
 import { discriminatePixels, generatePixels } from '../services/images.ts';
 import { zTruncation } from '../services/latents.ts';

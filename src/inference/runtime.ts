@@ -8,7 +8,6 @@ import type { FastifyBaseLogger } from 'fastify';
 import type { Config, ExecutionProvider } from '../config.ts';
 import { ServiceError } from '../errors.ts';
 import { latentsForSeeds } from '../latent/random-state.ts';
-import type { Metrics } from '../metrics.ts';
 import { feedsFor, fixedTensors } from '../models/feeds.ts';
 import { type ClassifierManifest, imageRowDims, type Manifest } from '../models/manifest.ts';
 import {
@@ -30,6 +29,7 @@ import {
   scanFolder,
   scanModels,
 } from '../models/repository.ts';
+import type { Metrics } from '../prometheus.ts';
 import type { NetworkKey, SessionInfo, SessionSpec, WireTensor } from './protocol.ts';
 import { type NetworkRequest, type NetworkResult, Scheduler } from './scheduler.ts';
 import { isolationFor } from './worker-handle.ts';

@@ -6,7 +6,7 @@
  * `signal` aborts (its client went away) leaves the queue at once, or has its rows dropped from the batch running it.
  */
 import { ServiceError } from '../errors.ts';
-import type { Metrics } from '../metrics.ts';
+import type { Metrics } from '../prometheus.ts';
 import type { NetworkKey, RowPostprocess, TensorData, TensorType, WireTensor } from './protocol.ts';
 import { unpackRows } from './protocol.ts';
 import type { RunJob, RunResult } from './worker-pool.ts';

@@ -9,7 +9,7 @@ import { classGridPng, histogramPng } from '../diagnostics/pictures.ts';
 import { type DiagnosticsResult, runDiagnostics } from '../diagnostics/run.ts';
 import { ServiceError } from '../errors.ts';
 import type { ModelRuntime, ServedModel } from '../inference/runtime.ts';
-import type { Metrics } from '../metrics.ts';
+import type { Metrics } from '../prometheus.ts';
 import type { RejectionOptions } from '../schemas/rejection.ts';
 import { LruPromiseCache } from './lru-promise-cache.ts';
 

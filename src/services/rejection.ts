@@ -17,7 +17,7 @@
 import { invalid } from '../errors.ts';
 import type { ModelRuntime, ServedModel } from '../inference/runtime.ts';
 import { seedRange } from '../latent/sampling.ts';
-import type { Metrics } from '../metrics.ts';
+import type { Metrics } from '../prometheus.ts';
 import type { RejectionMethod, RejectionOptions } from '../schemas/rejection.ts';
 import { discriminatePixels, generatePixels, requireDiscriminator } from './images.ts';
 import { prepareGeneration } from './latents.ts';

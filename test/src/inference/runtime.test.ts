@@ -9,7 +9,7 @@ import {
 } from '../../../scripts/onnx/family-models.ts';
 import { testConfig } from '../../../src/config.ts';
 import { ModelRuntime, StartupError } from '../../../src/inference/runtime.ts';
-import { Metrics } from '../../../src/metrics.ts';
+import { Metrics } from '../../../src/prometheus.ts';
 import { writeFixtureModel } from '../../fixtures/models.ts';
 import { tempDir } from '../../helpers/app.ts';
 

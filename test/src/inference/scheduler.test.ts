@@ -10,7 +10,7 @@ import type { RowPostprocess } from '../../../src/inference/protocol.ts';
 import { packRows } from '../../../src/inference/protocol.ts';
 import { type NetworkRequest, Scheduler, type SchedulerPool } from '../../../src/inference/scheduler.ts';
 import type { RunJob, RunResult } from '../../../src/inference/worker-pool.ts';
-import { Metrics } from '../../../src/metrics.ts';
+import { Metrics } from '../../../src/prometheus.ts';
 
 interface Job {
   worker: number;

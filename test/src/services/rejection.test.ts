@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MAX_SEED } from '../../../src/latent/random-state.ts';
-import { Metrics } from '../../../src/metrics.ts';
+import { Metrics } from '../../../src/prometheus.ts';
 import { discriminatePixels, generatePixels } from '../../../src/services/images.ts';
 import { prepareGeneration } from '../../../src/services/latents.ts';
 import {
