@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -170,8 +171,10 @@ describe('runCli and isMain under tsx', () => {
   const TSX = path.resolve('node_modules/.bin/tsx');
   const run = promisify(execFile);
   beforeAll(async () => {
-    // inside the repository, so that tsx treats it as an ES module of this package
-    dir = await mkdtemp(path.resolve('test/scripts/cli-args-tmp-'));
+    // outside the repository, as an ES module package that resolves zod from this project's node_modules
+    dir = await mkdtemp(path.join(tmpdir(), 'cli-args-'));
+    await writeFile(path.join(dir, 'package.json'), '{ "type": "module" }\n');
+    await symlink(path.resolve('node_modules'), path.join(dir, 'node_modules'), 'dir');
     const helper = path.resolve('scripts/cli-args.ts');
     await writeFile(
       path.join(dir, 'cli.ts'),
