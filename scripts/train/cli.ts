@@ -9,7 +9,8 @@ import { z } from 'zod';
 import { DATASETS, NUM_CLASSES } from '../../trainer/data/datasets.ts';
 import { ARCHITECTURES, DEFAULT_WIDTH } from '../../trainer/models/gan.ts';
 import { LOSSES } from '../../trainer/training/step.ts';
-import { type TrainConfig, trainGan } from '../../trainer/training/train-gan.ts';
+import type { TrainConfig } from '../../trainer/training/train-config.ts';
+import { trainGan } from '../../trainer/training/train-gan.ts';
 import { type CliSpec, isMain, runCli, toArgv } from '../cli-args.ts';
 import { commandLine } from '../command-line.ts';
 

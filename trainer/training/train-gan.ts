@@ -1,77 +1,25 @@
 /**
- * The GAN training loop: builds (or resumes, or warm-starts) the generator and discriminator, trains them epoch by
+ * The GAN training loop: takes the networks from networks.ts (new, resumed or warm-started), trains them epoch by
  * epoch on seeded batches, and after each epoch evaluates the generator with the dataset classifier, draws the
  * sample grid and loss curve, appends the metrics and saves a checkpoint. `npm run train` (scripts/train/cli.ts)
  * is its command line.
  */
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import type * as tfTypes from '@tensorflow/tfjs';
 import cliProgress from 'cli-progress';
-import { CLASS_NAMES, type DatasetName, firstImages, loadDataset, NUM_CLASSES } from '../data/datasets.ts';
-import { type Architecture, buildDiscriminator, buildGenerator } from '../models/gan.ts';
-import { copyMatchingWeights } from '../models/warm-start.ts';
+import { CLASS_NAMES, firstImages, loadDataset, NUM_CLASSES } from '../data/datasets.ts';
+import { buildGenerator } from '../models/gan.ts';
 import { initTf, tf } from '../tfjs/backend.ts';
 import { fileLoadHandler } from '../tfjs/io.ts';
 import { GeneratorAverage } from './average.ts';
-import { AVERAGE_DIR, loadCheckpoint, readState, saveCheckpoint } from './checkpoint.ts';
+import { AVERAGE_DIR, saveCheckpoint } from './checkpoint.ts';
 import { type EpochEvaluation, evaluateEpoch, referenceGaussian } from './evaluate.ts';
+import { prepareNetworks } from './networks.ts';
 import { type EpochRecord, epochSummary, LOG_EVERY, mean, RunLog, type StepLog } from './run-log.ts';
 import { sampleGrid } from './sample-grid.ts';
 import { GanSampler, seedMathRandom } from './sampler.ts';
-import { type GanLoss, type StepMetrics, trainStep } from './step.ts';
-
-/** Everything a run is trained with; written to `<out>/config.json` (with the class names and tfjs backend). */
-export type TrainConfig = {
-  dataset: DatasetName;
-  arch: Architecture;
-  conditional: boolean;
-  /** Categories of an InfoGAN latent code read from z (unconditional only), or null for a plain GAN. */
-  latentCode: number | null;
-  /** λ of the InfoGAN mutual-information term. */
-  infoWeight: number;
-  /** Supervise the code with the dataset's labels on real images (semi-supervised InfoGAN; G still takes z alone). */
-  codeLabels: boolean;
-  width: number;
-  epochs: number;
-  batchSize: number;
-  latentDim: number;
-  loss: GanLoss;
-  lrD: number;
-  lrG: number;
-  beta1: number;
-  dSteps: number;
-  labelSmoothing: number;
-  /** Decay of the generator's weight average (0 = none): when set, the average is evaluated, drawn and exported. */
-  emaDecay: number;
-  seed: number;
-  evalEvery: number;
-  evalSamples: number;
-  /** Real test images whose classifier features form the Fréchet reference (10,000 = the whole test set). */
-  referenceSamples: number;
-  /** Cap on steps per epoch (smoke tests); null = one pass over the training set. */
-  stepsPerEpoch: number | null;
-  classifier: string | null;
-  /** A run whose checkpoint's weights a new run starts from (warm start), or null. */
-  initFrom: string | null;
-  /** The epoch of initFrom's checkpoint when this run copied it (the source may train on afterwards). */
-  initFromEpoch: number | null;
-  out: string;
-  /** The command line that reruns this training, for the exported model's provenance. */
-  command: string;
-};
-
-/** Settings a resumed run must share with its checkpoint. */
-const FIXED_ON_RESUME = [
-  'dataset',
-  'arch',
-  'conditional',
-  'latentCode',
-  'codeLabels',
-  'initFrom',
-  'width',
-  'latentDim',
-] as const;
+import { type StepMetrics, trainStep } from './step.ts';
+import { type TrainConfig, variantOf } from './train-config.ts';
 
 export type TrainGanOptions = {
   /** Continue the run in `config.out` from its checkpoint, when it has one. */
@@ -83,80 +31,6 @@ export type TrainGanOptions = {
 /** Seed for epoch e's data order, noise and dropout: a resumed run continues exactly as an uninterrupted one. */
 function epochSeed(seed: number, epoch: number): number {
   return (Math.imul(seed ^ 0x9e3779b9, 2654435761) + Math.imul(epoch + 1, 40503)) >>> 0;
-}
-
-export function variantOf(cfg: Pick<TrainConfig, 'conditional' | 'latentCode' | 'codeLabels'>): string {
-  if (cfg.conditional) return ' (conditional)';
-  if (cfg.latentCode === null) return '';
-  return ` (InfoGAN code of ${cfg.latentCode}${cfg.codeLabels ? ', supervised by labels' : ''})`;
-}
-
-type Networks = {
-  generator: tfTypes.LayersModel;
-  discriminator: tfTypes.LayersModel;
-  savedAverage: tfTypes.LayersModel | null;
-  startEpoch: number;
-  step: number;
-};
-
-/** A resumed run's networks and optimiser state, or new ones (copied layer by layer from initFrom when set). */
-async function prepareNetworks(
-  cfg: TrainConfig,
-  resume: boolean,
-  optimizers: { dOptimizer: tfTypes.Optimizer; gOptimizer: tfTypes.Optimizer },
-  log: (line: string) => void,
-): Promise<Networks> {
-  const ckptDir = path.join(cfg.out, 'checkpoint');
-  const modelOpts = {
-    arch: cfg.arch,
-    latentDim: cfg.latentDim,
-    numClasses: cfg.conditional ? NUM_CLASSES : null,
-    latentCode: cfg.latentCode,
-    width: cfg.width,
-  };
-  if (resume && (await readState(ckptDir))) {
-    const saved = JSON.parse(await readFile(path.join(cfg.out, 'config.json'), 'utf8')) as TrainConfig;
-    saved.latentCode ??= null; // runs from before latent codes existed
-    saved.codeLabels ??= false;
-    saved.initFrom ??= null;
-    cfg.initFromEpoch = saved.initFromEpoch ?? null;
-    for (const key of FIXED_ON_RESUME) {
-      if (saved[key] !== cfg[key])
-        throw new Error(`--resume: ${key} is ${cfg[key]}, the checkpoint has ${saved[key]}`);
-    }
-    const ck = await loadCheckpoint(ckptDir, optimizers.dOptimizer, optimizers.gOptimizer);
-    log(`resumed ${cfg.out} after epoch ${ck.state.epoch} (step ${ck.state.step})`);
-    return {
-      generator: ck.generator,
-      discriminator: ck.discriminator,
-      savedAverage: ck.generatorAverage,
-      startEpoch: ck.state.epoch,
-      step: ck.state.step,
-    };
-  }
-  const generator = buildGenerator(modelOpts);
-  const discriminator = buildDiscriminator(modelOpts);
-  if (cfg.initFrom) {
-    const source = path.join(cfg.initFrom, 'checkpoint');
-    const sourceState = await readState(source);
-    if (!sourceState) {
-      throw new Error(`--init-from: ${cfg.initFrom} holds no complete checkpoint (checkpoint/state.json)`);
-    }
-    cfg.initFromEpoch = sourceState.epoch;
-    for (const [model, dir] of [
-      [generator, 'generator'],
-      [discriminator, 'discriminator'],
-    ] as const) {
-      const from = await tf.loadLayersModel(fileLoadHandler(path.join(source, dir)));
-      const { copied, fresh } = copyMatchingWeights(model, from);
-      from.dispose();
-      log(
-        `${dir}: ${copied.length} layers from ${cfg.initFrom}` +
-          (fresh.length ? `, new: ${fresh.join(', ')}` : ''),
-      );
-    }
-  }
-  return { generator, discriminator, savedAverage: null, startEpoch: 0, step: 0 };
 }
 
 /** Trains `cfg.epochs` epochs (counting those a resumed checkpoint already holds) and returns the last record. */
