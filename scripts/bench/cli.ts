@@ -231,13 +231,15 @@ export async function run(o: BenchOptions, argv?: readonly string[]): Promise<Re
     ).arrayBuffer(),
   );
   // Warm-up: JIT, allocators, keep-alive connections.
-  await load(`${server.url}/generate`, {
-    method: 'POST',
-    body: generateBody({}),
-    contentType: 'application/json',
-    connections: 16,
-    seconds: 3,
-  });
+  const warmUp = (url: string) =>
+    load(`${url}/generate`, {
+      method: 'POST',
+      body: generateBody({}),
+      contentType: 'application/json',
+      connections: 16,
+      seconds: 3,
+    });
+  await warmUp(server.url);
   const rssWarm = await rssBytes(server.url);
 
   log('(2) HTTP ceiling: fixed PNG from memory');
@@ -299,13 +301,7 @@ export async function run(o: BenchOptions, argv?: readonly string[]): Promise<Re
 
   log('(3) /generate count 1, batching off (GAN_MAX_BATCH=1)');
   server = await startServer({ GAN_MAX_BATCH: '1' });
-  await load(`${server.url}/generate`, {
-    method: 'POST',
-    body: generateBody({}),
-    contentType: 'application/json',
-    connections: 16,
-    seconds: 3,
-  });
+  await warmUp(server.url);
   for (const c of [1, 16, 64]) {
     results[`generate_c${c}_nobatching`] = await load(`${server.url}/generate`, {
       method: 'POST',
