@@ -11,10 +11,11 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os, { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
+import { z } from 'zod';
 import { RandomState } from '../../src/latent/random-state.ts';
-import { commandLine } from '../command-line.ts';
+import { type CliSpec, isMain, runCli } from '../cli-args.ts';
 import { GraphBuilder } from '../onnx/builder.ts';
+import { reportCommand } from './flags.ts';
 import { log, startServer } from './harness.ts';
 
 /** Resident memory of a process and all its descendants (worker processes included), from /proc. */
@@ -43,17 +44,32 @@ function treeRssBytes(root: number): number {
   return total;
 }
 
-const { values: args } = parseArgs({
-  options: {
-    workers: { type: 'string', default: '2' },
-    hidden: { type: 'string', default: '16384' },
-  },
-});
 const LATENT = 256;
-const HIDDEN = Number(args.hidden);
+
+export const modelMemoryFlags = z.object({
+  workers: z.number().int().min(1).max(64).default(2).describe('GAN_WORKERS of the server'),
+  hidden: z
+    .number()
+    .int()
+    .min(16)
+    .max(262_144)
+    .default(16_384)
+    .describe("the generator's hidden width: its weights are (256 + 784) × hidden floats"),
+});
+
+export type ModelMemoryOptions = z.output<typeof modelMemoryFlags>;
+
+export const cli: CliSpec<typeof modelMemoryFlags> = {
+  command: 'npm run bench:model-memory --',
+  description:
+    "The server's RSS (its process tree) while a generator with large weights is loaded, reloaded and unloaded " +
+    'through the repository API (GAN_MODEL_CONTROL=explicit). GAN_WORKER_ISOLATION=process in the environment ' +
+    'runs the workers as processes.',
+  flags: modelMemoryFlags,
+};
 
 /** z [N, 256] → tanh(z W1) W2 → tanh → a 28×28 grey image: W1 and W2 hold LATENT·H + H·784 floats. */
-function bigGenerator(): Uint8Array {
+function bigGenerator(hidden: number): Uint8Array {
   const g = new GraphBuilder('big');
   const rng = new RandomState(1);
   const weight = (rows: number, cols: number) =>
@@ -62,8 +78,8 @@ function bigGenerator(): Uint8Array {
       [rows, cols],
     );
   const z = g.input('z', 'float32', ['N', LATENT]);
-  const h = g.op('Tanh', [g.op('MatMul', [z, weight(LATENT, HIDDEN)])]);
-  const x = g.op('Tanh', [g.op('MatMul', [h, weight(HIDDEN, 784)])]);
+  const h = g.op('Tanh', [g.op('MatMul', [z, weight(LATENT, hidden)])]);
+  const x = g.op('Tanh', [g.op('MatMul', [h, weight(hidden, 784)])]);
   const image = g.op('Reshape', [x, g.int64s([-1, 28, 28, 1])], undefined, 'image');
   g.output(image, 'float32', ['N', 28, 28, 1]);
   return g.serialize();
@@ -71,11 +87,16 @@ function bigGenerator(): Uint8Array {
 
 const mib = (bytes: number) => Math.round((bytes / 2 ** 20) * 10) / 10;
 
-async function main() {
+/**
+ * Loads, reloads and unloads the model in a fresh server and prints its RSS after each step.
+ * @param argv the command line it was run with, printed with the table (default: the flags that give `o`)
+ * @returns each step and the server's RSS after it, bytes
+ */
+export async function run(o: ModelMemoryOptions, argv?: readonly string[]): Promise<Array<[string, number]>> {
   const dir = await mkdtemp(join(tmpdir(), 'gan-model-memory-'));
   const folder = join(dir, 'big');
   await mkdir(folder);
-  const onnx = bigGenerator();
+  const onnx = bigGenerator(o.hidden);
   await writeFile(join(folder, 'generator.onnx'), onnx);
   await writeFile(
     join(folder, 'model.json'),
@@ -95,7 +116,7 @@ async function main() {
   );
   const server = await startServer(dir, {
     GAN_MODEL_CONTROL: 'explicit',
-    GAN_WORKERS: args.workers!,
+    GAN_WORKERS: String(o.workers),
     GAN_LOG_LEVEL: 'warn',
   });
   const post = (path: string) => fetch(`${server.url}${path}`, { method: 'POST' });
@@ -135,15 +156,16 @@ async function main() {
     await rm(dir, { recursive: true, force: true });
   }
   const base = rows[0]![1];
-  console.log(`\n${commandLine('npm run bench:model-memory', process.argv.slice(2))}`);
+  console.log(`\n${reportCommand(cli, o, argv)}`);
   console.log(
-    `${os.cpus()[0]?.model ?? 'CPU'}, ${os.availableParallelism()} cores; model file ${mib(onnx.length)} MiB, ${args.workers} workers\n`,
+    `${os.cpus()[0]?.model ?? 'CPU'}, ${os.availableParallelism()} cores; model file ${mib(onnx.length)} MiB, ${o.workers} workers\n`,
   );
   console.log('| step | server RSS MiB | vs start |');
   console.log('| --- | --- | --- |');
   for (const [step, rss] of rows)
     console.log(`| ${step} | ${mib(rss)} | ${mib(rss - base) >= 0 ? '+' : ''}${mib(rss - base)} |`);
   log('done');
+  return rows;
 }
 
-await main();
+if (isMain(import.meta.url)) await runCli(cli, process.argv.slice(2), run);

@@ -92,6 +92,11 @@ const COMMANDS: Command[] = [
     bad: { argv: ['--image-format', 'gif'], flag: '--image-format', message: /png.*jpeg.*webp, got gif/ },
   },
   {
+    file: 'scripts/bench/model-memory.ts',
+    good: { argv: ['--hidden', '64'], options: { hidden: 64, workers: 2 } },
+    bad: { argv: ['--workers', 'two'], flag: '--workers', message: /expected a number, got two/ },
+  },
+  {
     file: 'scripts/soak/cli.ts',
     good: { argv: ['--minutes', '0.5'], options: { minutes: 0.5, connections: 64, window: 30 } },
     bad: { argv: ['--connections', '1.5'], flag: '--connections', message: /expected an integer/ },
