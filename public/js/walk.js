@@ -39,10 +39,13 @@ export function initWalk(ctx) {
     };
   }
 
+  /** Walks answer out of order; only the latest one asked for is shown. */
+  let latest = 0;
   function walk() {
     const model = ctx.model();
     if (!model || !form.reportValidity()) return;
     const body = request();
+    const mine = ++latest;
     void ctx.run(`Walking ${body.steps} steps…`, [walkButton], async () => {
       const [png, webp] = await Promise.all([
         postForBlob('/interpolate', { ...body, format: 'png', scale: STRIP_SCALE }),
@@ -53,7 +56,7 @@ export function initWalk(ctx) {
           frameDelayMs: FRAME_DELAY_MS,
         }),
       ]);
-      if (ctx.model() !== model) return;
+      if (ctx.model() !== model || mine !== latest) return;
       for (const u of urls) URL.revokeObjectURL(u);
       urls = [URL.createObjectURL(png), URL.createObjectURL(webp)];
       const what = `${body.steps} images on a ${body.method} path from seed ${body.from.seed} to seed ${body.to.seed}`;
@@ -112,6 +115,8 @@ export function initWalk(ctx) {
       showClassFields(form, model);
       result.hidden = true;
       lastRequest = null;
+      // A walk from the form's seeds right away, so the panel shows what it does before anyone asks.
+      if (model.ready) walk();
     },
   };
 }

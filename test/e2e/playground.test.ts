@@ -155,6 +155,8 @@ describe('playground in Chromium', () => {
     });
     await page.goto(`${svc.url}/`);
     await gridImages();
+    // Every panel shows something at first paint: the samples, and a walk between the form's seeds.
+    await page.waitForFunction(() => !document.getElementById('walk-result')!.hidden, WAIT);
     expect(failed).toEqual([]);
     const icon = await fetch(`${svc.url}/favicon.svg`);
     expect(icon.status).toBe(200);
@@ -282,7 +284,13 @@ describe('playground in Chromium', () => {
       await route.fulfill({ response, body });
     });
     await page.click('#walk-form button[type="submit"]');
-    await page.waitForFunction(() => !document.getElementById('walk-result')!.hidden, WAIT);
+    // The panel already shows the walk it made on load: wait for this one.
+    await page.waitForFunction(
+      () =>
+        !document.getElementById('walk-result')!.hidden &&
+        (document.getElementById('walk-strip') as HTMLImageElement).alt.startsWith('Latent walk: 6 images'),
+      WAIT,
+    );
     const walk = await page.evaluate(() => {
       const strip = document.getElementById('walk-strip') as HTMLImageElement;
       const anim = document.getElementById('walk-animation') as HTMLImageElement;
