@@ -11,7 +11,7 @@ import { pixelsToFloat } from '../imaging/pixels.ts';
 import { scanlineBytes } from '../imaging/png.ts';
 import { imageRows } from '../imaging/row-steps.ts';
 import type { ModelRuntime, ServedModel } from '../inference/runtime.ts';
-import { networkKey } from '../inference/runtime.ts';
+import { modelKey } from '../inference/runtime.ts';
 import type { NetworkResult } from '../inference/scheduler.ts';
 import { feedsFor } from '../models/feeds.ts';
 import { inputOf } from '../models/manifest.ts';
@@ -68,7 +68,7 @@ export async function mapLatents(
   const rows = latents.length / model.manifest.latentDim;
   const feeds = feedsFor(state.inputs, { rows, latents, labels }, model.manifest.numClasses, state.fixed);
   const result = await runtime.run({
-    key: networkKey(model.name, 'mapping'),
+    key: modelKey(model, 'mapping'),
     model: model.name,
     network: 'mapping',
     rows,
@@ -116,7 +116,7 @@ async function runGenerator(
     model.generator.fixed,
   );
   return runtime.run({
-    key: networkKey(model.name, 'generator'),
+    key: modelKey(model, 'generator'),
     model: model.name,
     network: 'generator',
     rows: count,
@@ -224,7 +224,7 @@ export async function discriminatePixels(
   const images = pixelsToFloat(pixels, d.inputRange, d.inputLayout, height, width, channels);
   const feeds = feedsFor(state.inputs, { rows: count, images, labels }, m.numClasses, state.fixed);
   const result = await runtime.run({
-    key: networkKey(model.name, 'discriminator'),
+    key: modelKey(model, 'discriminator'),
     model: model.name,
     network: 'discriminator',
     rows: count,
