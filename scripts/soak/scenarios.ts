@@ -1,12 +1,58 @@
 /**
- * The soak's traffic: weighted scenarios of good and bad requests against one model, each with the statuses it
- * expects (every 5xx is unexpected), and a seeded pick among them so that two runs send the same mix.
+ * The soak's traffic: weighted scenarios of good, bad and hostile requests against one model, each with the statuses
+ * it expects (every 5xx is unexpected), and a seeded pick among them so that two runs send the same mix. The hostile
+ * ones are the requests an adversarial pass used to make one request cost far more than it should: a tiny PNG of
+ * 16,777,216 pixels, a multipart body over the body limit, a diagnostics grid too large to draw, duplicate JSON keys.
  */
+import { crc32, deflateSync } from 'node:zlib';
+
+/** One PNG chunk: length, type, data, CRC. */
+function chunk(type: string, data: Buffer): Buffer {
+  const len = Buffer.alloc(4);
+  len.writeUInt32BE(data.length);
+  const body = Buffer.concat([Buffer.from(type, 'ascii'), data]);
+  const crc = Buffer.alloc(4);
+  crc.writeUInt32BE(crc32(body) >>> 0);
+  return Buffer.concat([len, body, crc]);
+}
+
+/** A valid 8-bit grey PNG of width × height black pixels: 1 × 16,777,216 fits in ~33 KB. */
+export function blackPng(width: number, height: number): Buffer {
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(width, 0);
+  ihdr.writeUInt32BE(height, 4);
+  ihdr.set([8, 0, 0, 0, 0], 8);
+  return Buffer.concat([
+    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+    chunk('IHDR', ihdr),
+    chunk('IDAT', deflateSync(Buffer.alloc((width + 1) * height), { level: 9 })),
+    chunk('IEND', Buffer.alloc(0)),
+  ]);
+}
+
+/** A multipart body of `parts` files of `size` bytes each (past GAN_BODY_LIMIT_BYTES when large enough). */
+function multipartBody(parts: number, size: number): { body: Buffer; contentType: string } {
+  const boundary = 'soak-boundary-7e3';
+  const file = Buffer.alloc(size, 7);
+  const pieces: Buffer[] = [];
+  for (let i = 0; i < parts; i++) {
+    pieces.push(
+      Buffer.from(
+        `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="${i}.png"\r\nContent-Type: image/png\r\n\r\n`,
+      ),
+      file,
+      Buffer.from('\r\n'),
+    );
+  }
+  pieces.push(Buffer.from(`--${boundary}--\r\n`));
+  return { body: Buffer.concat(pieces), contentType: `multipart/form-data; boundary=${boundary}` };
+}
 
 export interface Scenario {
   name: string;
   weight: number;
-  expect: number[];
+  /** Statuses it may get, or a client-side outcome such as `error: TypeError` (the server closed the upload). */
+  expect: Array<number | string>;
   request: () => { url: string; init: RequestInit };
 }
 
@@ -34,6 +80,10 @@ const json = (body: unknown): RequestInit => ({
 export function soakScenarios(model: SoakModel, good: Uint8Array<ArrayBuffer>, firstSeed = 1000): Scenario[] {
   const label = model.conditional ? { label: 3 } : {};
   const noise = Buffer.from(Array.from({ length: 2000 }, (_, i) => (i * 7919) % 256));
+  const thin = new Uint8Array(blackPng(1, 16_777_216));
+  // 3 parts of 4 MiB: 12 MiB against the default 8 MiB body limit.
+  const tooBig = multipartBody(3, 4 * 1024 * 1024);
+  const tooBigBody = new Uint8Array(tooBig.body);
   let seed = firstSeed;
   return [
     {
@@ -104,6 +154,48 @@ export function soakScenarios(model: SoakModel, good: Uint8Array<ArrayBuffer>, f
             ...(model.conditional ? [{ name: model.v2Label, shape: [1], datatype: 'INT32', data: [3] }] : []),
           ],
         }),
+      }),
+    },
+    {
+      name: 'hostile: 1 × 16,777,216 PNG',
+      weight: 2,
+      expect: [413, 422],
+      request: () => ({
+        url: `/discriminate?model=${model.name}`,
+        init: { method: 'POST', headers: { 'content-type': 'image/png' }, body: thin },
+      }),
+    },
+    {
+      name: 'hostile: multipart over the body limit',
+      weight: 1,
+      // Refused from its Content-Length with 413 and the connection closed: a client still sending may see the
+      // close (fetch's TypeError) instead of the answer.
+      expect: [413, 'error: TypeError'],
+      request: () => ({
+        url: `/discriminate?model=${model.name}`,
+        init: { method: 'POST', headers: { 'content-type': tooBig.contentType }, body: tooBigBody },
+      }),
+    },
+    {
+      name: 'hostile: diagnostics grid too large',
+      weight: 1,
+      expect: model.diagnostics ? [400] : [409],
+      request: () => ({
+        url: `/v1/models/${model.name}/diagnostics/grid.png?samples=100&perClass=32&scale=16`,
+        init: { method: 'GET' },
+      }),
+    },
+    {
+      name: 'hostile: duplicate JSON keys',
+      weight: 2,
+      expect: [400],
+      request: () => ({
+        url: '/generate',
+        init: {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: `{"model":"${model.name}","seed":1,"seed":2}`,
+        },
       }),
     },
     {
