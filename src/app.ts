@@ -1,31 +1,23 @@
 /**
- * Builds the Fastify app: plugins, error handling, metrics, routes. Never listens (src/server.ts does), so
- * tests drive it with `app.inject()`.
+ * Builds the Fastify app from plugins, then routes: the model runtime, the error handler, security headers, the
+ * body guard, CORS, draining on shutdown, access (keys, rate limits), gRPC, the OpenAPI document, HTTP metrics
+ * (src/plugins/), then one plugin per route group (src/routes/). Never listens (src/server.ts does), so tests
+ * drive it with `app.inject()`.
  */
 import { createServer, type ServerOptions } from 'node:http';
-import cors from '@fastify/cors';
-import swagger from '@fastify/swagger';
-import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
-import {
-  jsonSchemaTransform,
-  serializerCompiler,
-  validatorCompiler,
-  type ZodTypeProvider,
-} from 'fastify-type-provider-zod';
+import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { Config } from './config.ts';
-import {
-  answerClientError,
-  installErrorHandler,
-  ServiceError,
-  sendErrorFor,
-  toServiceError,
-} from './errors.ts';
+import { answerClientError, installErrorHandler, sendErrorFor, toServiceError } from './errors.ts';
 import { installGrpc } from './grpc/server.ts';
 import type { ModelRuntime } from './inference/runtime.ts';
 import { access } from './plugins/access.ts';
 import { bodyGuard } from './plugins/body-guard.ts';
+import { corsPolicy } from './plugins/cors.ts';
+import { draining } from './plugins/draining.ts';
+import { httpMetrics } from './plugins/http-metrics.ts';
 import { modelRuntime } from './plugins/model-runtime.ts';
+import { openapi } from './plugins/openapi.ts';
 import { securityHeaders } from './plugins/security-headers.ts';
 import { Metrics } from './prometheus.ts';
 import { diagnosticsRoutes } from './routes/diagnostics.ts';
@@ -39,7 +31,6 @@ import { metricsRoutes } from './routes/metrics.ts';
 import { modelRoutes } from './routes/models.ts';
 import { playgroundRoutes } from './routes/playground.ts';
 import { repositoryRoutes } from './routes/repository.ts';
-import { API_VERSION } from './version.ts';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -62,39 +53,6 @@ export interface AppDeps {
   metrics?: Metrics;
   runtime?: ModelRuntime;
 }
-
-/**
- * jsonSchemaTransform, plus what zod schemas can't say: binary alternatives (image/png, …) for 200 responses, and
- * the content types of bodies a route parses itself.
- */
-const documentBinaryResponses: typeof jsonSchemaTransform = (args) => {
-  const out = jsonSchemaTransform(args);
-  const config = args.route.config as
-    | { binaryResponse?: string[]; requestContent?: Record<string, unknown>; inference?: boolean }
-    | undefined;
-  if (config?.inference) {
-    // API keys (GAN_API_KEYS) and rate limits (GAN_RATE_LIMIT_PER_MINUTE) apply here, when configured.
-    const schema = out.schema as Record<string, unknown>;
-    schema.security = [{}, { bearer: [] }];
-    const responses = schema.response as Record<string, unknown> | undefined;
-    if (responses?.['400']) {
-      responses['401'] = responses['400'];
-      responses['429'] = responses['400'];
-    }
-  }
-  const binary = config?.binaryResponse;
-  if (config?.requestContent) {
-    (out.schema as Record<string, unknown>).body = { content: config.requestContent };
-  }
-  const response = out.schema.response as Record<string, unknown> | undefined;
-  if (binary && response?.['200']) {
-    const json = response['200'] as { description?: string };
-    const content: Record<string, unknown> = { 'application/json': { schema: json } };
-    for (const type of binary) content[type] = { schema: { type: 'string', format: 'binary' } };
-    response['200'] = { description: json.description ?? 'OK', content };
-  }
-  return out;
-};
 
 /** Node HTTP server timeouts from the configuration (0 disables a timeout, as in Node). */
 export function httpServerOptions(config: Config): ServerOptions {
@@ -149,70 +107,16 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
   installErrorHandler(app);
   await app.register(securityHeaders);
   await app.register(bodyGuard);
-  if (config.GAN_CORS_ORIGINS.length > 0) {
-    const anyOrigin = config.GAN_CORS_ORIGINS.includes('*');
-    await app.register(cors, {
-      origin: anyOrigin ? true : config.GAN_CORS_ORIGINS,
-      exposedHeaders: [
-        'x-model',
-        'x-seeds',
-        'x-code',
-        'x-oversample',
-        'x-candidates',
-        'x-seed-range',
-        'x-count',
-      ],
-    });
-  }
-  app.addHook('onRequest', async (request) => {
-    if (app.lifecycle.shuttingDown && request.routeOptions.config.inference) {
-      throw new ServiceError('GAN_ERR_SHUTTING_DOWN', 'the service is shutting down', undefined, {
-        retryAfter: 1,
-      });
-    }
-  });
+  await app.register(corsPolicy);
+  await app.register(draining);
   // Before every route it guards, the API docs included.
   await app.register(access);
   // The Open Inference Protocol over gRPC: built here, listening only when src/server.ts binds GAN_GRPC_PORT.
   installGrpc(app);
 
-  await app.register(swagger, {
-    openapi: {
-      openapi: '3.1.0',
-      info: {
-        title: 'gan-serve',
-        description:
-          'Serve GAN generators and discriminators from ONNX: sample images from seeds or latents, score images real-vs-fake.',
-        version: API_VERSION,
-      },
-      tags: [
-        { name: 'generate', description: 'Sampling' },
-        { name: 'discriminate', description: 'Real-vs-fake scoring' },
-        { name: 'models', description: 'Served models' },
-        { name: 'health', description: 'Liveness, readiness, metrics' },
-        {
-          name: 'kserve-v2',
-          description: 'KServe / Triton Open Inference Protocol (v2): JSON tensors or binary tensor data',
-        },
-      ],
-      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
-    },
-    transform: documentBinaryResponses,
-  });
-  // Swagger UI's pages carry their own Content-Security-Policy (script and style hashes of its inline code).
-  await app.register(swaggerUi, { routePrefix: '/docs', staticCSP: true });
-  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+  await app.register(openapi);
 
-  app.addHook('onResponse', async (request, reply) => {
-    const route = request.routeOptions.url ?? 'unmatched';
-    const model = String(reply.getHeader('x-model') ?? '');
-    metrics.httpRequests.inc({ route, model, status: String(reply.statusCode) });
-    metrics.httpDuration.observe({ route }, reply.elapsedTime / 1000);
-    request.log.debug(
-      { method: request.method, url: request.url, status: reply.statusCode, ms: reply.elapsedTime },
-      'request completed',
-    );
-  });
+  await app.register(httpMetrics);
 
   await app.register(healthRoutes);
   await app.register(metricsRoutes);

@@ -312,7 +312,7 @@ export class ModelRuntime {
       const started = performance.now();
       const problems = await this.prepare(m, infos);
       this.settle(m, problems, failures);
-      this.recordLoad(m, problems, started);
+      this.recordLoad(m.name, m, problems, started);
     }
     if (failures.length > 0 && !this.config.GAN_SKIP_BROKEN_MODELS) {
       await this.close();
@@ -402,11 +402,12 @@ export class ModelRuntime {
     }
   }
 
-  private recordLoad(m: { name: string }, problems: string[], started: number) {
-    if ('generator' in m) this.reportModelInfo(m as ServedModel, problems.length === 0);
+  /** A load's outcome in the metrics; `served` is the version that now serves, if this load made one. */
+  private recordLoad(name: string, served: ServedModel | null, problems: string[], started: number) {
+    if (served) this.reportModelInfo(served, problems.length === 0);
     const outcome = problems.length === 0 ? 'success' : 'failure';
-    this.metrics.modelLoads.inc({ model: m.name, outcome });
-    this.metrics.modelLoadDuration.observe({ model: m.name }, (performance.now() - started) / 1000);
+    this.metrics.modelLoads.inc({ model: name, outcome });
+    this.metrics.modelLoadDuration.observe({ model: name }, (performance.now() - started) / 1000);
     this.reportStates();
   }
 
@@ -507,7 +508,7 @@ export class ModelRuntime {
         const reason = problems.join('; ');
         this.activity.set(name, { state: 'UNAVAILABLE', reason, version });
         this.log.error({ model: name, version }, `model ${old ? 'reload' : 'load'} failed: ${reason}`);
-        this.recordLoad({ name }, problems, started);
+        this.recordLoad(name, null, problems, started);
         return problems;
       };
       if (!found.model)
@@ -530,7 +531,7 @@ export class ModelRuntime {
         { model: name, version },
         `model ${name} version ${version} ${old ? 'reloaded' : 'loaded'}`,
       );
-      this.recordLoad(m, [], started);
+      this.recordLoad(name, m, [], started);
       if (old) await this.retire(old);
       return [];
     });
