@@ -5,7 +5,7 @@
  * drive it with `app.inject()`.
  */
 import { createServer, type ServerOptions } from 'node:http';
-import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyServerOptions, LogController } from 'fastify';
 import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { Config } from './config.ts';
 import { answerClientError, installErrorHandler, sendErrorFor, toServiceError } from './errors.ts';
@@ -77,9 +77,9 @@ function trustProxyOption(
 export async function buildApp(config: Config, deps: AppDeps = {}): Promise<FastifyInstance> {
   const app = Fastify({
     logger: deps.logger ?? { level: config.GAN_LOG_LEVEL },
-    // Two info lines per request cost more than some requests do: requests are logged at debug (below), errors by
-    // the error handler.
-    disableRequestLogging: true,
+    // Two info lines per request cost more than some requests do: requests are logged at debug (plugins/http-metrics),
+    // errors by the error handler.
+    logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: config.GAN_BODY_LIMIT_BYTES,
     // Whose X-Forwarded-For names the client (request.ip: rate limits, logs); none unless configured.
     trustProxy: trustProxyOption(config.GAN_TRUST_PROXY),
