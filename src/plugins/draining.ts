@@ -6,11 +6,15 @@ import { ServiceError } from '../errors.ts';
 import { unscoped } from './unscoped.ts';
 
 export const draining = unscoped(async (app) => {
-  app.addHook('onRequest', async (request) => {
+  app.addHook('onRequest', (request, _reply, done) => {
     if (app.lifecycle.shuttingDown && request.routeOptions.config.inference) {
-      throw new ServiceError('GAN_ERR_SHUTTING_DOWN', 'the service is shutting down', undefined, {
-        retryAfter: 1,
-      });
+      done(
+        new ServiceError('GAN_ERR_SHUTTING_DOWN', 'the service is shutting down', undefined, {
+          retryAfter: 1,
+        }),
+      );
+      return;
     }
+    done();
   });
 });
