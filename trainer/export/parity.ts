@@ -7,7 +7,7 @@ import * as ort from 'onnxruntime-node';
 import { RandomState } from '../../src/latent/random-state.ts';
 import type { ConvertedModel, IOSpec } from './convert.ts';
 
-/** Largest |tfjs − onnx| accepted, per output element (issue #3). */
+/** Largest |tfjs − onnx| accepted, per output element. */
 export const PARITY_TOLERANCE = 1e-4;
 export const PARITY_SAMPLES = 256;
 

@@ -1,6 +1,6 @@
 /**
  * The Dockerfile and .dockerignore read statically: the parser and ignore rules the replay relies on, a lint with
- * dockerfile-utils (the VS Code Docker extension's validator), and the promises issue 6 makes about each image
+ * dockerfile-utils (the VS Code Docker extension's validator), and the promises made about each image
  * that the replay cannot check (the cuda target is never built here).
  */
 import { readFileSync } from 'node:fs';

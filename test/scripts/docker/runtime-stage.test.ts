@@ -1,5 +1,5 @@
 /**
- * The Docker image's runtime stage, proven without a Docker engine (issue 6). scripts/docker/replay.ts reads the
+ * The Docker image's runtime stage, proven without a Docker engine. scripts/docker/replay.ts reads the
  * Dockerfile and replays its default target, build stage included, into a temp folder: only what the COPY lines
  * copy (through .dockerignore), the stage's own `npm ci --omit=dev`, its ENV, USER, CMD and HEALTHCHECK. A runtime
  * dependency left in devDependencies, a file the image forgot or an ENV the service rejects fails here.
