@@ -18,7 +18,7 @@ const INTEGRATION = [
   'test/models/**/*.test.ts',
   'test/deploy/**/*.test.ts',
   'test/scripts/docker/**/*.test.ts',
-  'test/scripts/import/import-model.test.ts',
+  'test/scripts/import/{import-model,serve-imported}.test.ts',
 ];
 const BROWSER = ['test/e2e/**/*.test.ts'];
 
