@@ -259,7 +259,7 @@ describe('POST /generate/stream', () => {
     expect(bytes).toBeGreaterThan(count * 1024); // every entry: a 512-byte header and at least one block of PNG
   });
 
-  it('stops generating within one batch when the client disconnects mid-stream, and serves on', async () => {
+  it('stops generating within one batch time when the client disconnects mid-stream, and serves on', async () => {
     const batch = 64;
     const count = 100_000;
     const t = await start({ config: { GAN_MAX_BATCH: String(batch) } });
@@ -279,7 +279,9 @@ describe('POST /generate/stream', () => {
     const atHangUp = await generated(t);
     const after = await settled(() => generated(t));
     expect(after).toBeLessThan(count);
-    expect(after - atHangUp).toBeLessThanOrEqual(batch);
+    // The stream keeps at most two batches in flight, and both may be running on the two workers when the client
+    // goes: they finish (within one batch's time), nothing after them starts.
+    expect(after - atHangUp).toBeLessThanOrEqual(2 * batch);
     expect((await generate(t, { seed: 1 })).statusCode).toBe(200);
   });
 
