@@ -4,31 +4,7 @@
  * ones are the requests an adversarial pass used to make one request cost far more than it should: a tiny PNG of
  * 16,777,216 pixels, a multipart body over the body limit, a diagnostics grid too large to draw, duplicate JSON keys.
  */
-import { crc32, deflateSync } from 'node:zlib';
-
-/** One PNG chunk: length, type, data, CRC. */
-function chunk(type: string, data: Buffer): Buffer {
-  const len = Buffer.alloc(4);
-  len.writeUInt32BE(data.length);
-  const body = Buffer.concat([Buffer.from(type, 'ascii'), data]);
-  const crc = Buffer.alloc(4);
-  crc.writeUInt32BE(crc32(body) >>> 0);
-  return Buffer.concat([len, body, crc]);
-}
-
-/** A valid 8-bit grey PNG of width × height black pixels: 1 × 16,777,216 fits in ~33 KB. */
-export function blackPng(width: number, height: number): Buffer {
-  const ihdr = Buffer.alloc(13);
-  ihdr.writeUInt32BE(width, 0);
-  ihdr.writeUInt32BE(height, 4);
-  ihdr.set([8, 0, 0, 0, 0], 8);
-  return Buffer.concat([
-    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
-    chunk('IHDR', ihdr),
-    chunk('IDAT', deflateSync(Buffer.alloc((width + 1) * height), { level: 9 })),
-    chunk('IEND', Buffer.alloc(0)),
-  ]);
-}
+import { blackPng } from '../images/crafted-png.ts';
 
 /** A multipart body of `parts` files of `size` bytes each (past GAN_BODY_LIMIT_BYTES when large enough). */
 function multipartBody(parts: number, size: number): { body: Buffer; contentType: string } {

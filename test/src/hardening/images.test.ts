@@ -2,9 +2,9 @@
  * Broken, hostile and unusual image files on /discriminate: each gets a fast 4xx (or a correct 200 for odd but
  * valid images), never a 5xx.
  */
-import { crc32, deflateSync } from 'node:zlib';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { blackPng } from '../../../scripts/images/crafted-png.ts';
 import { startTestApp, type TestApp } from '../../helpers/app.ts';
 
 let t: TestApp;
@@ -25,29 +25,8 @@ afterAll(async () => {
 const raw = (type: string, payload: Buffer) =>
   t.app.inject({ method: 'POST', url: '/discriminate', headers: { 'content-type': type }, payload });
 
-function chunk(type: string, data: Buffer): Buffer {
-  const len = Buffer.alloc(4);
-  len.writeUInt32BE(data.length);
-  const body = Buffer.concat([Buffer.from(type, 'ascii'), data]);
-  const crc = Buffer.alloc(4);
-  crc.writeUInt32BE(crc32(body) >>> 0);
-  return Buffer.concat([len, body, crc]);
-}
-
 /** A valid PNG of width × height greyscale pixels, all zero, that compresses to a few kilobytes at most. */
-function bombPng(width: number, height: number, rows: number): Buffer {
-  const ihdr = Buffer.alloc(13);
-  ihdr.writeUInt32BE(width, 0);
-  ihdr.writeUInt32BE(height, 4);
-  ihdr.set([8, 0, 0, 0, 0], 8); // 8-bit greyscale
-  const scanlines = Buffer.alloc((width + 1) * rows); // only the first rows: the file is truncated data
-  return Buffer.concat([
-    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
-    chunk('IHDR', ihdr),
-    chunk('IDAT', deflateSync(scanlines, { level: 9 })),
-    chunk('IEND', Buffer.alloc(0)),
-  ]);
-}
+const bombPng = (width: number, height: number, rows: number) => blackPng(width, height, rows);
 
 function multipart(files: Buffer[]) {
   const b = 'bnd42';

@@ -4,9 +4,9 @@
  * that decode to tens of millions of pixels. Each is refused from headers alone, before it is buffered or decoded.
  */
 import { request as httpRequest } from 'node:http';
-import { crc32, deflateSync } from 'node:zlib';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { blackPng } from '../../../scripts/images/crafted-png.ts';
 import { json, startTestApp, type TestApp } from '../../helpers/app.ts';
 
 const LIMIT = 1024 * 1024;
@@ -24,29 +24,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await t.close();
 });
-
-function chunk(type: string, data: Buffer): Buffer {
-  const len = Buffer.alloc(4);
-  len.writeUInt32BE(data.length);
-  const body = Buffer.concat([Buffer.from(type, 'ascii'), data]);
-  const crc = Buffer.alloc(4);
-  crc.writeUInt32BE(crc32(body) >>> 0);
-  return Buffer.concat([len, body, crc]);
-}
-
-/** A valid 8-bit greyscale PNG of width × height black pixels: all zeros compress to almost nothing. */
-function blackPng(width: number, height: number): Buffer {
-  const ihdr = Buffer.alloc(13);
-  ihdr.writeUInt32BE(width, 0);
-  ihdr.writeUInt32BE(height, 4);
-  ihdr.set([8, 0, 0, 0, 0], 8);
-  return Buffer.concat([
-    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
-    chunk('IHDR', ihdr),
-    chunk('IDAT', deflateSync(Buffer.alloc((width + 1) * height), { level: 9 })),
-    chunk('IEND', Buffer.alloc(0)),
-  ]);
-}
 
 /** A PNG of random pixels: `side`² × 3 bytes that do not compress. */
 async function noisePng(side: number, seed: number): Promise<Buffer> {
