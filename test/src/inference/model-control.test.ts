@@ -78,14 +78,14 @@ describe('model control', () => {
 
   it('unloads with a long request in flight: that request completes 200, new ones get 503 then 404', async () => {
     const t = await start({ models: [{}, { name: 'slow', hidden: 4096, latentDim: 64 }] });
-    const long = generate(t, {
-      model: 'slow',
-      seeds: Array.from({ length: 64 }, (_, i) => i),
-      format: 'json',
-    });
-    await new Promise((r) => setTimeout(r, 20));
+    // Four batches of 64 through a wide hidden layer: still running when the unload comes.
+    const long = generate(t, { model: 'slow', seed: 0, count: 256, format: 'json' });
+    const until = async (ok: () => boolean | Promise<boolean>) => {
+      while (!(await ok())) await new Promise((r) => setTimeout(r, 2));
+    };
+    await until(() => t.app.runtime.busy); // the long request is in the scheduler
     const unload = control(t, '/v2/repository/models/slow/unload');
-    await new Promise((r) => setTimeout(r, 20));
+    await until(async () => (await index(t)).find((e) => e.name === 'slow')?.state === 'UNLOADING');
     const during = await generate(t, { model: 'slow', seed: 1 });
     expect(during.statusCode).toBe(503);
     expect(during.json<{ error: { message: string } }>().error.message).toBe("model 'slow' is unloading");
