@@ -5,6 +5,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
+import { afterEach } from 'vitest';
 import { buildApp } from '../../src/app.ts';
 import { type Config, testConfig } from '../../src/config.ts';
 import { type FixtureModelOptions, writeFixtureClassifier, writeFixtureModel } from '../fixtures/models.ts';
@@ -41,6 +42,22 @@ export async function startTestApp(options: StartOptions = {}): Promise<TestApp>
       await app.close();
       await rm(dir, { recursive: true, force: true });
     },
+  };
+}
+
+/**
+ * A `startTestApp` whose apps are closed after each test (registers the afterEach hook): for files that start an app
+ * per test with its own settings.
+ */
+export function startPerTest(defaults: StartOptions = {}): (options?: StartOptions) => Promise<TestApp> {
+  const apps: TestApp[] = [];
+  afterEach(async () => {
+    for (const a of apps.splice(0)) await a.close();
+  });
+  return async (options = {}) => {
+    const t = await startTestApp({ ...defaults, ...options });
+    apps.push(t);
+    return t;
   };
 }
 

@@ -2,18 +2,11 @@
  * Optional access controls: API keys on inference routes (or on everything but probes), CORS origins, rate
  * limiting per client address (behind a trusted proxy, per forwarded address), counting refused requests too.
  */
-import { afterEach, describe, expect, it } from 'vitest';
-import { json, type StartOptions, startTestApp, type TestApp } from '../helpers/app.ts';
+import { describe, expect, it } from 'vitest';
+import { json, type StartOptions, startPerTest, type TestApp } from '../helpers/app.ts';
 
-const apps: TestApp[] = [];
-afterEach(async () => {
-  for (const a of apps.splice(0)) await a.close();
-});
-async function start(config: StartOptions['config']) {
-  const t = await startTestApp({ models: [{}], config });
-  apps.push(t);
-  return t;
-}
+const startApp = startPerTest({ models: [{}] });
+const start = (config: StartOptions['config']) => startApp(config ? { config } : {});
 
 describe('GAN_API_KEYS', () => {
   it('requires a bearer key on inference routes and exempts health, readiness, metrics and listings', async () => {

@@ -3,19 +3,12 @@
  * it, repeats shared for free), a deadline per run (GAN_REQUEST_TIMEOUT_MS, 504, and the run stops), and the size
  * of the class grid (refused before any work).
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { MAX_GRID_PIXELS } from '../../../src/routes/diagnostics.ts';
-import { json, type StartOptions, startTestApp, type TestApp } from '../../helpers/app.ts';
+import { json, type StartOptions, startPerTest, type TestApp } from '../../helpers/app.ts';
 
-const apps: TestApp[] = [];
-afterEach(async () => {
-  for (const a of apps.splice(0)) await a.close();
-});
-async function start(config: StartOptions['config']) {
-  const t = await startTestApp({ models: [{}], classifier: true, config });
-  apps.push(t);
-  return t;
-}
+const startApp = startPerTest({ models: [{}], classifier: true });
+const start = (config: StartOptions['config']) => startApp(config ? { config } : {});
 const diagnose = (t: TestApp, body: unknown) =>
   t.app.inject({ method: 'POST', url: '/v1/models/tiny/diagnostics', ...json(body) });
 /** Generator runs so far, from /metrics. */

@@ -2,19 +2,10 @@
  * The inference path under concurrency, through the real app: batching gives the same bytes, the event loop stays
  * free while a long run computes, overload and timeouts answer fast, a killed worker is replaced.
  */
-import { afterEach, describe, expect, it } from 'vitest';
-import { json, type StartOptions, startTestApp, type TestApp } from '../../helpers/app.ts';
+import { describe, expect, it } from 'vitest';
+import { json, startPerTest, type TestApp } from '../../helpers/app.ts';
 
-const apps: TestApp[] = [];
-afterEach(async () => {
-  for (const a of apps.splice(0)) await a.close();
-});
-
-async function start(options: StartOptions) {
-  const t = await startTestApp(options);
-  apps.push(t);
-  return t;
-}
+const start = startPerTest();
 
 const generate = (t: TestApp, body: unknown) =>
   t.app.inject({ method: 'POST', url: '/generate', ...json(body) });

@@ -5,20 +5,11 @@
  */
 import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { writeFixtureModel } from '../../fixtures/models.ts';
-import { json, type StartOptions, startTestApp, type TestApp } from '../../helpers/app.ts';
+import { json, startPerTest, type TestApp } from '../../helpers/app.ts';
 
-const apps: TestApp[] = [];
-afterEach(async () => {
-  for (const a of apps.splice(0)) await a.close();
-});
-
-async function start(options: StartOptions) {
-  const t = await startTestApp(options);
-  apps.push(t);
-  return t;
-}
+const start = startPerTest();
 
 const generate = (t: TestApp, body: unknown) =>
   t.app.inject({ method: 'POST', url: '/generate', ...json(body) });

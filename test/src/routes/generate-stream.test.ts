@@ -9,20 +9,11 @@ import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import { request as httpRequest } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { json, PNG_SIGNATURE, type StartOptions, startTestApp, type TestApp } from '../../helpers/app.ts';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { json, PNG_SIGNATURE, startPerTest, startTestApp, type TestApp } from '../../helpers/app.ts';
 import { readTar } from '../../helpers/tar.ts';
 
-const apps: TestApp[] = [];
-afterEach(async () => {
-  for (const a of apps.splice(0)) await a.close();
-});
-
-async function start(options: StartOptions = {}) {
-  const t = await startTestApp({ models: [{}], ...options });
-  apps.push(t);
-  return t;
-}
+const start = startPerTest({ models: [{}] });
 
 /** The app listening on a free loopback port. */
 async function listen(t: TestApp): Promise<number> {
