@@ -48,10 +48,30 @@ export interface PackedRows {
   offsets: number[];
 }
 
-/** Packs buffers into one freshly allocated buffer (safe to transfer: never a slice of Node's shared pool). */
+/**
+ * The one buffer `rows` are back-to-back views of, from its start to its end, or null: rows cut from one array need no
+ * copy to be packed or joined.
+ */
+export function wholeBuffer(rows: readonly Uint8Array[]): Uint8Array | null {
+  const first = rows[0];
+  if (!first || first.byteOffset !== 0) return null;
+  let end = 0;
+  for (const r of rows) {
+    if (r.buffer !== first.buffer || r.byteOffset !== end) return null;
+    end += r.length;
+  }
+  return end === first.buffer.byteLength ? new Uint8Array(first.buffer, 0, end) : null;
+}
+
+/**
+ * Packs buffers into one buffer safe to transfer (never a slice of Node's shared pool): rows that already fill one
+ * array of their own (the pixels of a batch) are used as they are, others are copied into a fresh one.
+ */
 export function packRows(rows: readonly Uint8Array[]): PackedRows {
   const offsets = [0];
   for (const p of rows) offsets.push(offsets[offsets.length - 1]! + p.length);
+  const whole = wholeBuffer(rows);
+  if (whole && !(whole.buffer instanceof SharedArrayBuffer)) return { data: whole, offsets };
   const data = new Uint8Array(offsets[offsets.length - 1]!);
   rows.forEach((p, i) => {
     data.set(p, offsets[i]!);

@@ -10,6 +10,7 @@ import { encodePng, pngEncoderFor } from '../imaging/codec.ts';
 import { pixelsToFloat } from '../imaging/pixels.ts';
 import { scanlineBytes } from '../imaging/png.ts';
 import { imageRows } from '../imaging/row-steps.ts';
+import { wholeBuffer } from '../inference/protocol.ts';
 import type { ModelRuntime, ServedModel } from '../inference/runtime.ts';
 import { modelKey } from '../inference/runtime.ts';
 import type { NetworkResult } from '../inference/scheduler.ts';
@@ -147,6 +148,9 @@ export async function generatePixels(
 ): Promise<Uint8Array> {
   const rows = (await runGenerator(runtime, model, input, null)).rows!;
   if (rows.length === 1) return rows[0]!;
+  // A request that had its batch to itself gets its rows as views of one array: no copy to join them.
+  const whole = wholeBuffer(rows);
+  if (whole) return whole;
   const out = new Uint8Array(rows.reduce((n, r) => n + r.length, 0));
   let offset = 0;
   for (const r of rows) {
