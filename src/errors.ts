@@ -170,14 +170,25 @@ export function errorBody(err: ServiceError): ErrorBody {
   return { error: { code: err.code, message, ...(err.field ? { field: err.field } : {}) } };
 }
 
-export function sendError(reply: FastifyReply, err: ServiceError): FastifyReply {
+/**
+ * Headers every error answer carries: Retry-After when the error has one, and `Connection: close` when the request's
+ * body was never read (refused from its headers: too large, compressed, unauthorised, rate-limited, draining), since
+ * the unread rest of it means the connection cannot carry another request (nor a later 408 for this one). Every
+ * other answer is sent after its body was read in full.
+ */
+function errorHeaders(reply: FastifyReply, err: ServiceError): void {
   if (err.retryAfter !== undefined) reply.header('retry-after', String(err.retryAfter));
+  if (!reply.request.raw.complete) reply.header('connection', 'close');
+}
+
+export function sendError(reply: FastifyReply, err: ServiceError): FastifyReply {
+  errorHeaders(reply, err);
   return reply.code(err.statusCode).type('application/json').send(errorBody(err));
 }
 
 /** The KServe v2 protocol's error body, `{"error": "<message>"}`, used for everything under /v2. */
 export function sendV2Error(reply: FastifyReply, err: ServiceError): FastifyReply {
-  if (err.retryAfter !== undefined) reply.header('retry-after', String(err.retryAfter));
+  errorHeaders(reply, err);
   const message = err.code === 'GAN_ERR_INTERNAL' ? 'internal error' : err.message;
   return reply.code(err.statusCode).type('application/json').send({ error: message });
 }

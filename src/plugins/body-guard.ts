@@ -2,7 +2,7 @@
  * What a request body may be, checked once for every route: JSON (one parser whose errors say what is wrong and
  * where, refusing repeated keys), images or multipart where a route takes them, nothing compressed or in another
  * charset, and nothing larger than GAN_BODY_LIMIT_BYTES. Refusals that need only the headers are answered before
- * the body is read, and such an answer closes the connection.
+ * the body is read, and such an answer closes the connection (src/errors.ts `errorHeaders`).
  */
 import type { FastifyRequest } from 'fastify';
 import { parseContentType } from '../content-type.ts';
@@ -75,13 +75,6 @@ export const bodyGuard = unscoped(async (app) => {
     } catch (err) {
       done(err as ServiceError, undefined);
     }
-  });
-
-  // A request answered before its body was read (refused from its headers) gets `Connection: close`: the rest of
-  // its body is never read, so the connection cannot carry another request (nor a later 408 for this one).
-  app.addHook('onSend', (request, reply, payload, done) => {
-    if (!request.raw.complete) reply.header('connection', 'close');
-    done(null, payload);
   });
 
   // Bodies are read as they arrive: a compressed (gzip, br, …) or non-UTF-8 text body would be misread, so refuse

@@ -107,7 +107,7 @@ export const generateStreamRoutes: FastifyPluginAsyncZod = async (app) => {
       }
       const model = app.runtime.model(body.model);
       reply.header('x-model', model.name);
-      const signal = clientGoneSignal(request, reply);
+      const signal = clientGoneSignal(request);
       const chunks = bulkStream(app.runtime, model, {
         ...body,
         batch: bulkBatchSize(model, config),

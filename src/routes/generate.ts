@@ -220,7 +220,7 @@ export const generateRoutes: FastifyPluginAsyncZod = async (app) => {
       checkPixelBudget(model, count, app.config.GAN_MAX_REQUEST_PIXELS);
       const json = body.format === 'json';
       // A client that hangs up takes its queued rows out of the batches.
-      const signal = clientGoneSignal(request, reply);
+      const signal = clientGoneSignal(request);
       const options = { keep: body.returnLatents, withCodes: json };
       let prepared = prepareGeneration(model, body, options);
       // Rejection picks a candidate seed per image; the kept seeds then go the plain way, as a client's would.

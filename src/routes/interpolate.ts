@@ -183,7 +183,7 @@ export const interpolateRoutes: FastifyPluginAsyncZod = async (app) => {
       reply.header('x-model', model.name);
       checkPixelBudget(model, body.steps, app.config.GAN_MAX_REQUEST_PIXELS, 'steps');
       const labels = resolveLabels(model, body.steps, body.label, undefined);
-      const signal = clientGoneSignal(request, reply);
+      const signal = clientGoneSignal(request);
       let input: GenerationInput;
       let latents: Float32Array;
       if (body.space === 'w') {

@@ -6,7 +6,7 @@
  */
 import { spawn } from 'node:child_process';
 import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
-import { request as httpRequest } from 'node:http';
+import { Agent, request as httpRequest } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -357,5 +357,43 @@ describe('cancellation of a request whose client disconnected', () => {
     expect(walk.status).toBe(200);
     await walk.arrayBuffer();
     expect(await cancelled(t)).toBe(1);
+  });
+
+  it('a keep-alive connection that carried complete answers and then closes cancels nothing, and leaves no listeners', async () => {
+    const t = await start({ models: [{}] });
+    const port = await listen(t);
+    const warnings: string[] = [];
+    const onWarning = (w: Error) => warnings.push(`${w.name}: ${w.message}`);
+    process.on('warning', onWarning);
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    const ask = (seed: number) =>
+      new Promise<number>((resolve, reject) => {
+        const req = httpRequest(
+          { port, host: '127.0.0.1', method: 'POST', path: '/generate', agent, headers: json({}).headers },
+          (res) => {
+            res.resume();
+            res.on('end', () => resolve(res.statusCode ?? 0));
+          },
+        );
+        req.on('error', reject);
+        req.end(JSON.stringify({ seed }));
+      });
+    try {
+      // More requests on one connection than an AbortSignal's listener warning allows (10), one after another.
+      const statuses: number[] = [];
+      for (let seed = 0; seed < 24; seed++) statuses.push(await ask(seed));
+      expect(statuses).toEqual(Array(24).fill(200));
+      agent.destroy();
+      const open = () =>
+        new Promise<number>((resolve, reject) =>
+          t.app.server.getConnections((err, n) => (err ? reject(err) : resolve(n))),
+        );
+      await until(async () => (await open()) === 0, 'the connection closed');
+      expect(await cancelled(t)).toBe(0);
+      expect(warnings.filter((w) => w.includes('MaxListeners'))).toEqual([]);
+    } finally {
+      process.off('warning', onWarning);
+      agent.destroy();
+    }
   });
 });
