@@ -42,11 +42,18 @@ export interface Server {
   stop: () => Promise<void>;
 }
 
-/** Starts the bench server on a free port with the CPU provider and `env` on top; resolves once it is ready. */
-export async function startServer(modelsDir: string, env: Record<string, string>): Promise<Server> {
+/**
+ * Starts the bench server on a free port with the CPU provider and `env` on top; resolves once it is ready.
+ * @param tree the source tree whose scripts/bench/server.ts runs (another version's, for `npm run bench:ab`)
+ */
+export async function startServer(
+  modelsDir: string,
+  env: Record<string, string>,
+  tree: string = ROOT,
+): Promise<Server> {
   const port = await freePort();
   const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/bench/server.ts'], {
-    cwd: ROOT,
+    cwd: tree,
     env: {
       ...process.env,
       GAN_MODELS_DIR: modelsDir,

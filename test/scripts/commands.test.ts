@@ -92,6 +92,18 @@ const COMMANDS: Command[] = [
     bad: { argv: ['--image-format', 'gif'], flag: '--image-format', message: /png.*jpeg.*webp, got gif/ },
   },
   {
+    file: 'scripts/bench/ab.ts',
+    good: {
+      argv: ['--before', '/tmp/before', '--scenarios', 'generate,healthz', '--batch', '1'],
+      options: { before: '/tmp/before', after: '.', scenarios: ['generate', 'healthz'], batch: 1, rounds: 4 },
+    },
+    bad: {
+      argv: ['--scenarios', 'generate', '--before', 'x', '--rounds', '0'],
+      flag: '--rounds',
+      message: /at least 1, got 0/,
+    },
+  },
+  {
     file: 'scripts/bench/model-memory.ts',
     good: { argv: ['--hidden', '64'], options: { hidden: 64, workers: 2 } },
     bad: { argv: ['--workers', 'two'], flag: '--workers', message: /expected a number, got two/ },
