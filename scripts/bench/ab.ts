@@ -70,12 +70,25 @@ export function threadCpu(pid: number): { main: number; other: number } {
   return { main, other };
 }
 
+/** Rows and onnxruntime runs so far, summed over every network, from the server's /metrics. */
+async function inferenceRuns(url: string): Promise<{ rows: number; runs: number }> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  const sum = (name: string) =>
+    text
+      .split('\n')
+      .filter((line) => line.startsWith(`${name}{`) || line.startsWith(`${name} `))
+      .reduce((n, line) => n + Number(line.slice(line.lastIndexOf(' ') + 1)), 0);
+  return { rows: sum('gan_inference_count_total'), runs: sum('gan_inference_exec_count_total') };
+}
+
 export interface AbRound {
   requestsPerSecond: number;
   non2xx: number;
   /** µs of CPU per answered request on the server's main thread and on its other threads. */
   mainUsPerRequest: number;
   otherUsPerRequest: number;
+  /** Rows per onnxruntime run over the round (all networks), from the server's /metrics: the mean batch. */
+  rowsPerRun: number;
 }
 
 export interface AbReport {
@@ -97,6 +110,7 @@ function medianRound(rounds: AbRound[]): AbRound {
     non2xx: m((r) => r.non2xx),
     mainUsPerRequest: m((r) => r.mainUsPerRequest),
     otherUsPerRequest: m((r) => r.otherUsPerRequest),
+    rowsPerRun: m((r) => r.rowsPerRun),
   };
 }
 
@@ -139,6 +153,7 @@ export async function run(o: AbOptions, argv?: readonly string[]): Promise<AbRep
     const once = async (side: Side, scenario: keyof typeof requests, seconds: number): Promise<AbRound> => {
       const { path: route, ...request } = requests[scenario];
       const pid = servers[side].child.pid!;
+      const runs0 = await inferenceRuns(servers[side].url);
       const cpu0 = threadCpu(pid);
       const r = await load(`${servers[side].url}${route}`, {
         ...request,
@@ -146,12 +161,14 @@ export async function run(o: AbOptions, argv?: readonly string[]): Promise<AbRep
         seconds,
       });
       const cpu1 = threadCpu(pid);
+      const runs1 = await inferenceRuns(servers[side].url);
       const answered = Math.max(1, r.requests - r.non2xx);
       return {
         requestsPerSecond: round(answered / seconds),
         non2xx: r.non2xx,
         mainUsPerRequest: round(((cpu1.main - cpu0.main) * 1e6) / answered),
         otherUsPerRequest: round(((cpu1.other - cpu0.other) * 1e6) / answered),
+        rowsPerRun: round((runs1.rows - runs0.rows) / Math.max(1, runs1.runs - runs0.runs), 2),
       };
     };
 
@@ -167,7 +184,7 @@ export async function run(o: AbOptions, argv?: readonly string[]): Promise<AbRep
           rounds[side].push(r);
           log(
             `${scenario} round ${i + 1} ${side}: ${r.requestsPerSecond} requests/s, CPU µs/request: event loop ` +
-              `${r.mainUsPerRequest}, other threads ${r.otherUsPerRequest}${r.non2xx ? `, ${r.non2xx} non-2xx` : ''}`,
+              `${r.mainUsPerRequest}, other threads ${r.otherUsPerRequest}; ${r.rowsPerRun} rows per run${r.non2xx ? `, ${r.non2xx} non-2xx` : ''}`,
           );
         }
       }
@@ -178,8 +195,8 @@ export async function run(o: AbOptions, argv?: readonly string[]): Promise<AbRep
       const b = results[scenario].before.median;
       const a = results[scenario].after.median;
       log(
-        `${scenario} medians: before ${b.requestsPerSecond} requests/s (${b.mainUsPerRequest} + ${b.otherUsPerRequest} µs), ` +
-          `after ${a.requestsPerSecond} (${a.mainUsPerRequest} + ${a.otherUsPerRequest} µs): after ÷ before ` +
+        `${scenario} medians: before ${b.requestsPerSecond} requests/s (${b.mainUsPerRequest} + ${b.otherUsPerRequest} µs, ${b.rowsPerRun} rows/run), ` +
+          `after ${a.requestsPerSecond} (${a.mainUsPerRequest} + ${a.otherUsPerRequest} µs, ${a.rowsPerRun} rows/run): after ÷ before ` +
           `${round(a.requestsPerSecond / Math.max(1, b.requestsPerSecond), 3)}`,
       );
     }

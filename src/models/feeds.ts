@@ -93,6 +93,12 @@ function repeatRows(t: WireTensor, rows: number): TensorData {
   return out;
 }
 
+/** `value`, or an error naming what this network lacked. */
+function need<T>(value: T | undefined | null, what: string): T {
+  if (value === undefined || value === null) throw new Error(`no ${what} given for this network`);
+  return value;
+}
+
 /**
  * The feeds of one network for `values.rows` rows.
  * @param numClasses the model's classes (for one-hot rows), or null
@@ -106,10 +112,6 @@ export function feedsFor(
 ): Feeds {
   const out: Feeds = { inputs: {}, fixed: {}, fixedKey: '' };
   const { rows } = values;
-  const need = <T>(value: T | undefined | null, what: string): T => {
-    if (value === undefined || value === null) throw new Error(`no ${what} given for this network`);
-    return value;
-  };
   for (const { spec, dims, batched } of inputs) {
     const type = wireType(spec.dtype);
     switch (spec.role) {
