@@ -78,6 +78,33 @@ interface Item {
   settled: boolean;
 }
 
+/** The callbacks waiting on each signal: one 'abort' listener per signal, however many requests share it. */
+const abortCallbacks = new WeakMap<AbortSignal, Set<() => void>>();
+
+/**
+ * Calls `callback` once `signal` aborts; returns what stops it. A connection's signal (src/http/client-gone.ts)
+ * serves every request on that connection, so the EventTarget listener is added once per signal, not per request.
+ */
+function whenAborted(signal: AbortSignal, callback: () => void): () => void {
+  let callbacks = abortCallbacks.get(signal);
+  if (!callbacks) {
+    const waiting = new Set<() => void>();
+    callbacks = waiting;
+    abortCallbacks.set(signal, waiting);
+    signal.addEventListener(
+      'abort',
+      () => {
+        for (const waiter of [...waiting]) waiter();
+        waiting.clear();
+      },
+      { once: true },
+    );
+  }
+  const own = callbacks;
+  own.add(callback);
+  return () => own.delete(callback);
+}
+
 const cancelled = (r: NetworkRequest) =>
   new ServiceError(
     'GAN_ERR_CLIENT_CLOSED',
@@ -207,13 +234,12 @@ export class Scheduler<W = unknown> {
     this.inFlight++;
     const items: Item[] = [];
     const pending = chunks.map((c) => this.enqueue(c, items));
-    const onAbort = () => this.cancel(request, items);
-    signal?.addEventListener('abort', onAbort, { once: true });
+    const stopListening = signal ? whenAborted(signal, () => this.cancel(request, items)) : undefined;
     try {
       const results = await Promise.all(pending);
       return results.length === 1 ? results[0]! : this.join(results, request);
     } finally {
-      signal?.removeEventListener('abort', onAbort);
+      stopListening?.();
       this.inFlight--;
     }
   }

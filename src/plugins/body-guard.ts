@@ -38,19 +38,23 @@ function refusal(request: FastifyRequest, limit: number): ServiceError | null {
     );
   }
   // Node removes `chunked` and hands over what is left as it is: `gzip, chunked` would arrive still compressed.
-  const codings = (transferEncoding ?? '')
-    .split(',')
-    .map((c) => c.trim().toLowerCase())
-    .filter((c) => c !== '');
-  const coding = codings.find((c) => !ACCEPTED_TRANSFER_CODINGS.has(c));
-  if (coding !== undefined) {
-    return new ServiceError(
-      'GAN_ERR_UNSUPPORTED_MEDIA_TYPE',
-      `transfer-encoding '${coding}' is not supported; send the body uncompressed (chunked is fine)`,
-      'transfer-encoding',
-    );
+  if (transferEncoding) {
+    const coding = transferEncoding
+      .split(',')
+      .map((c) => c.trim().toLowerCase())
+      .find((c) => c !== '' && !ACCEPTED_TRANSFER_CODINGS.has(c));
+    if (coding !== undefined) {
+      return new ServiceError(
+        'GAN_ERR_UNSUPPORTED_MEDIA_TYPE',
+        `transfer-encoding '${coding}' is not supported; send the body uncompressed (chunked is fine)`,
+        'transfer-encoding',
+      );
+    }
   }
-  const { type, params } = parseContentType(h['content-type'] ?? '');
+  // A charset can only come after a `;`: a bare media type (the common case) has nothing more to check.
+  const contentType = h['content-type'];
+  if (contentType === undefined || !contentType.includes(';')) return null;
+  const { type, params } = parseContentType(contentType);
   const charset = params.get('charset');
   const textual = type === 'application/json' || type.endsWith('+json') || type.startsWith('text/');
   if (textual && charset !== undefined && !/^(utf-?8|us-ascii)$/i.test(charset)) {

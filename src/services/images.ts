@@ -10,7 +10,7 @@ import { encodePng, pngEncoderFor } from '../imaging/codec.ts';
 import { pixelsToFloat } from '../imaging/pixels.ts';
 import { scanlineBytes } from '../imaging/png.ts';
 import { imageRows } from '../imaging/row-steps.ts';
-import { wholeBuffer } from '../inference/protocol.ts';
+import { type RowPostprocess, wholeBuffer } from '../inference/protocol.ts';
 import type { ModelRuntime, ServedModel } from '../inference/runtime.ts';
 import { modelKey } from '../inference/runtime.ts';
 import type { NetworkResult } from '../inference/scheduler.ts';
@@ -96,6 +96,36 @@ export async function mapLatents(
   return out;
 }
 
+/** Each served model version's row steps by PNG scale (0: pixels): built once, not per request. */
+const imageSteps = new WeakMap<ServedModel, Map<number, RowPostprocess>>();
+
+/** The step that turns the generator's output into pixels, or into PNGs at `png.scale`. */
+function imageStep(model: ServedModel, png: { scale: number } | null): RowPostprocess {
+  let byScale = imageSteps.get(model);
+  if (!byScale) {
+    byScale = new Map();
+    imageSteps.set(model, byScale);
+  }
+  const scale = png?.scale ?? 0;
+  let step = byScale.get(scale);
+  if (!step) {
+    const { generator: g, image } = model.manifest;
+    step = imageRows(
+      g.output,
+      {
+        range: g.outputRange,
+        layout: g.outputLayout,
+        height: image.height,
+        width: image.width,
+        channels: image.channels,
+      },
+      png ?? undefined,
+    );
+    byScale.set(scale, step);
+  }
+  return step;
+}
+
 async function runGenerator(
   runtime: ModelRuntime,
   model: ServedModel,
@@ -123,17 +153,7 @@ async function runGenerator(
     rows: count,
     ...feeds,
     outputs: [g.output],
-    postprocess: imageRows(
-      g.output,
-      {
-        range: g.outputRange,
-        layout: g.outputLayout,
-        height: m.image.height,
-        width: m.image.width,
-        channels: m.image.channels,
-      },
-      png ?? undefined,
-    ),
+    postprocess: imageStep(model, png),
     signal: input.signal,
   });
 }
