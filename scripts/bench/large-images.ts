@@ -137,7 +137,14 @@ export async function run(o: LargeImagesOptions, argv?: readonly string[]) {
       const body = JSON.stringify({ model: name, seed: 1, count: BATCH, format });
       const r = await load(
         `${server.url}/generate`,
-        { method: 'POST', body, contentType: 'application/json', connections: CONNECTIONS, seconds },
+        {
+          method: 'POST',
+          body,
+          contentType: 'application/json',
+          connections: CONNECTIONS,
+          seconds,
+          client: 'node',
+        },
         server.child.pid,
       );
       const service = round(r.requestsPerSecond * BATCH);

@@ -43,8 +43,14 @@ describe('bench harness: CPU split', () => {
   describe('load()', () => {
     const app = Fastify();
     let url = '';
+    const seen: string[] = [];
     beforeAll(async () => {
       app.get('/', async () => ({ ok: true }));
+      // A megabyte per answer, 400 for the body "bad".
+      app.post('/echo', async (request, reply) => {
+        seen.push(String(request.headers['content-type']));
+        return reply.code(request.body === 'bad' ? 400 : 200).send(Buffer.alloc(1 << 20));
+      });
       url = await app.listen({ host: '127.0.0.1', port: 0 });
     });
     afterAll(() => app.close());
@@ -59,6 +65,30 @@ describe('bench harness: CPU split', () => {
       expect(r.cpu!.clientUsPerRequest).toBeGreaterThan(0);
       expect(r.cpu!.machineIdle).toBeGreaterThanOrEqual(0);
       expect(r.cpu!.machineIdle).toBeLessThanOrEqual(1);
+    });
+
+    it('drives the same load with Node’s own client: answers and statuses counted, bodies discarded', async () => {
+      const big = await load(
+        `${url}/echo`,
+        { method: 'POST', body: 'x', contentType: 'text/plain', connections: 3, amount: 30, client: 'node' },
+        process.pid,
+      );
+      expect(big.requests).toBeGreaterThanOrEqual(30);
+      expect(big.non2xx + big.errors).toBe(0);
+      expect(big.p50Ms).toBeGreaterThan(0);
+      expect(big.p99Ms).toBeGreaterThanOrEqual(big.p50Ms);
+      expect(big.cpu!.serverUsPerRequest).toBeGreaterThan(0);
+      expect(seen.every((t) => t === 'text/plain')).toBe(true);
+      const refused = await load(`${url}/echo`, {
+        method: 'POST',
+        body: 'bad',
+        contentType: 'text/plain',
+        connections: 2,
+        amount: 10,
+        client: 'node',
+      });
+      expect(refused.non2xx).toBeGreaterThanOrEqual(10);
+      expect(refused.requests).toBe(refused.non2xx);
     });
 
     it('leaves the split out without a server pid', async () => {
