@@ -12,6 +12,7 @@ import {
   assemblePng,
   checkRawImage,
   decodePlainPng,
+  deflateOptions,
   encodePngSync,
   PNG_COMPRESSION,
   type RawImage,
@@ -55,7 +56,8 @@ export async function encodePng(image: RawImage, scale = 1): Promise<Buffer> {
     if (channels === 1) pipeline = pipeline.toColourspace('b-w');
     return pipeline.png({ compressionLevel: PNG_COMPRESSION, adaptiveFiltering: false }).toBuffer();
   }
-  const idat = await deflateOnPool(scanlines(image, scale), { level: PNG_COMPRESSION });
+  const raw = scanlines(image, scale);
+  const idat = await deflateOnPool(raw, deflateOptions(raw.length));
   return assemblePng(width * scale, height * scale, channels, idat);
 }
 

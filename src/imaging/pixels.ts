@@ -21,14 +21,15 @@ export function floatToPixels(
   }
   const [lo, hi] = range;
   const scale = 255 / (hi - lo);
+  // y = (v − lo) · scale + 0.5: storing a y in (0.5, 255) into a Uint8Array truncates it, which is floor(x + 0.5) of
+  // x = y − 0.5 (round half up). NaN fails both comparisons and maps to 0; out-of-range values saturate.
+  const offset = 0.5 - lo * scale;
   const out = new Uint8Array(data.length);
-  const toByte = (v: number) => {
-    const x = (v - lo) * scale;
-    // NaN maps to 0; clamp before rounding so out-of-range values saturate.
-    return x >= 255 ? 255 : x > 0 ? Math.floor(x + 0.5) : 0;
-  };
   if (layout === 'NHWC' || channels === 1) {
-    for (let i = 0; i < data.length; i++) out[i] = toByte(data[i]!);
+    for (let i = 0; i < data.length; i++) {
+      const y = data[i]! * scale + offset;
+      out[i] = y >= 255 ? 255 : y > 0.5 ? y : 0;
+    }
     return out;
   }
   const n = data.length / perImage;
@@ -36,7 +37,10 @@ export function floatToPixels(
   for (let b = 0; b < n; b++) {
     const base = b * perImage;
     for (let c = 0; c < channels; c++) {
-      for (let p = 0; p < plane; p++) out[base + p * channels + c] = toByte(data[base + c * plane + p]!);
+      for (let p = 0; p < plane; p++) {
+        const y = data[base + c * plane + p]! * scale + offset;
+        out[base + p * channels + c] = y >= 255 ? 255 : y > 0.5 ? y : 0;
+      }
     }
   }
   return out;

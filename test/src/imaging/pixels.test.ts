@@ -27,6 +27,25 @@ describe('floatToPixels', () => {
     expect(Array.from(out)).toEqual([0, 128, 255, 255, 128, 0]);
   });
 
+  it('rounds half up at every half step of [-1, 1] and [0, 1], and saturates ±Infinity', () => {
+    // Values whose scaled x lands exactly on k − 0.5, k and k + 0.5 for every byte k: round half up is floor(x + 0.5).
+    for (const [lo, hi] of [
+      [-1, 1],
+      [0, 1],
+    ] as const) {
+      const scale = 255 / (hi - lo);
+      const xs = Array.from({ length: 511 }, (_, i) => i / 2);
+      const values = Float32Array.from(xs, (x) => lo + x / scale);
+      const expected = Array.from(values, (v) => {
+        const x = (v - lo) * scale;
+        return x >= 255 ? 255 : x > 0 ? Math.floor(x + 0.5) : 0;
+      });
+      expect(Array.from(floatToPixels(values, [lo, hi], 'NHWC', 1, values.length, 1))).toEqual(expected);
+    }
+    const edges = floatToPixels(Float32Array.from([Infinity, -Infinity]), [-1, 1], 'NHWC', 1, 2, 1);
+    expect(Array.from(edges)).toEqual([255, 0]);
+  });
+
   it('rejects a wrong length', () => {
     expect(() => floatToPixels(new Float32Array(5), [-1, 1], 'NHWC', 2, 2, 1)).toThrow(/multiple of 2x2x1/);
   });
