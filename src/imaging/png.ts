@@ -33,13 +33,13 @@ export function deflateOptions(bytes: number): { level: number; chunkSize: numbe
   };
 }
 
-function chunk(type: string, data: Uint8Array): Buffer {
-  const out = Buffer.alloc(12 + data.length);
-  out.writeUInt32BE(data.length, 0);
-  out.write(type, 4, 'ascii');
-  out.set(data, 8);
-  out.writeUInt32BE(crc32(out.subarray(4, 8 + data.length)) >>> 0, 8 + data.length);
-  return out;
+/** Writes a chunk (length, type, data, CRC of type and data) into `out` at `at`; returns the offset after it. */
+function writeChunk(out: Buffer, at: number, type: string, data: Uint8Array): number {
+  out.writeUInt32BE(data.length, at);
+  out.write(type, at + 4, 'ascii');
+  out.set(data, at + 8);
+  out.writeUInt32BE(crc32(out.subarray(at + 4, at + 8 + data.length)) >>> 0, at + 8 + data.length);
+  return at + 12 + data.length;
 }
 
 const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
@@ -89,12 +89,13 @@ export function assemblePng(width: number, height: number, channels: number, ida
   ihdr.writeUInt32BE(height, 4);
   ihdr[8] = 8; // bit depth
   ihdr[9] = COLOUR_TYPE[channels]!;
-  return Buffer.concat([
-    PNG_SIGNATURE,
-    chunk('IHDR', ihdr),
-    chunk('IDAT', idat),
-    chunk('IEND', new Uint8Array(0)),
-  ]);
+  // One allocation and one copy of the deflated data: a grid's IDAT runs to megabytes.
+  const out = Buffer.allocUnsafe(PNG_SIGNATURE.length + 3 * 12 + ihdr.length + idat.length);
+  out.set(PNG_SIGNATURE, 0);
+  let at = writeChunk(out, PNG_SIGNATURE.length, 'IHDR', ihdr);
+  at = writeChunk(out, at, 'IDAT', idat);
+  writeChunk(out, at, 'IEND', new Uint8Array(0));
+  return out;
 }
 
 /** The whole PNG, deflated on the calling thread. */
