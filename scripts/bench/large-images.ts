@@ -57,6 +57,10 @@ interface Row {
   ratio: number;
   p50Ms: number;
   p99Ms: number;
+  /** CPU per grid of the service's process tree and of the load generator, ms; the machine's idle share. */
+  serverMsPerGrid?: number;
+  clientMsPerGrid?: number;
+  machineIdle?: number;
 }
 
 /** Images/s of `job` run `parallel` at a time for about `seconds`. */
@@ -158,6 +162,13 @@ export async function run(o: LargeImagesOptions, argv?: readonly string[]) {
         ratio: round(service / ceiling, 2),
         p50Ms: r.p50Ms,
         p99Ms: r.p99Ms,
+        ...(r.cpu
+          ? {
+              serverMsPerGrid: round(r.cpu.serverUsPerRequest / 1000),
+              clientMsPerGrid: round(r.cpu.clientUsPerRequest / 1000),
+              machineIdle: r.cpu.machineIdle,
+            }
+          : {}),
       });
       log(`S(${format}) = ${service} images/s = ${round(service / ceiling, 2)} × C`);
     }
@@ -183,13 +194,15 @@ export async function run(o: LargeImagesOptions, argv?: readonly string[]) {
     `The generic fixture generator (latent ${LATENT}, NHWC in [-1, 1], a small network upsampled to ${size}×${size}),`,
     `count-${BATCH} grids through \`/generate\` at ${CONNECTIONS} connections, against the ceiling of the same run:`,
     `M = the network alone in onnxruntime at batch ${BATCH} on every core (${modelImagesPerSecond} images/s), E = the`,
-    'encoder alone at the service settings on every core, C = 1/(1/M + 1/E).',
+    'encoder alone at the service settings on every core, C = 1/(1/M + 1/E). Load from keep-alive connections of',
+    "Node's own HTTP client that discard each body; CPU per grid from /proc (the service's process tree, the load",
+    "generator's process) and the machine's idle share over each run.",
     '',
-    '| format | E images/s | C images/s | service images/s | service ÷ C | p50 ms | p99 ms |',
-    '| --- | --- | --- | --- | --- | --- | --- |',
+    '| format | E images/s | C images/s | service images/s | service ÷ C | p50 ms | p99 ms | service CPU ms/grid | load generator CPU ms/grid | machine idle |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
     ...rows.map(
       (r) =>
-        `| ${r.format} | ${r.encoderImagesPerSecond} | ${r.ceilingImagesPerSecond} | ${r.serviceImagesPerSecond} | ${r.ratio} | ${r.p50Ms} | ${r.p99Ms} |`,
+        `| ${r.format} | ${r.encoderImagesPerSecond} | ${r.ceilingImagesPerSecond} | ${r.serviceImagesPerSecond} | ${r.ratio} | ${r.p50Ms} | ${r.p99Ms} | ${r.serverMsPerGrid ?? '–'} | ${r.clientMsPerGrid ?? '–'} | ${r.machineIdle === undefined ? '–' : `${round(r.machineIdle * 100)}%`} |`,
     ),
   ].join('\n');
   await writeReportMarkdown(`${o.out}.md`, md);
