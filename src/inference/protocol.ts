@@ -54,7 +54,7 @@ export interface PackedRows {
  */
 export function wholeBuffer(rows: readonly Uint8Array[]): Uint8Array | null {
   const first = rows[0];
-  if (!first || first.byteOffset !== 0) return null;
+  if (first?.byteOffset !== 0) return null;
   let end = 0;
   for (const r of rows) {
     if (r.buffer !== first.buffer || r.byteOffset !== end) return null;
