@@ -224,7 +224,8 @@ async function driveNode(url: string, opts: LoadOptions): Promise<Driven> {
   let errors = 0;
   const started = performance.now();
   const until = started + (opts.seconds ?? 10) * 1000;
-  const enough = () => (opts.amount ? latencies.length + non2xx >= opts.amount : performance.now() >= until);
+  const enough = () =>
+    opts.amount ? latencies.length + non2xx + errors >= opts.amount : performance.now() >= until;
   const once = () =>
     new Promise<void>((resolve) => {
       const t0 = performance.now();

@@ -3,10 +3,10 @@
  * stream) stops.
  *
  * One signal per connection, not per request: an HTTP/1.1 client can only abandon a request by closing its
- * connection, and an AbortController per request costs more than a count-1 /generate does anywhere else on the event
- * loop (it lives as long as the request waits, so under load it outlives the young generation and every one of them
- * is collected by a full GC). A request whose reply is complete has stopped listening (the scheduler removes its
- * listener when its rows return), so a connection that closes later cancels nothing.
+ * connection, and an AbortController with its listener per request was a measurable share of a count-1 /generate's
+ * time on the event loop (docs/benchmarks.md, "Before and after"). A request whose reply is complete has stopped
+ * listening (the scheduler drops its callback when its rows return), so a connection that closes later cancels
+ * nothing.
  */
 import type { Socket } from 'node:net';
 import type { FastifyRequest } from 'fastify';

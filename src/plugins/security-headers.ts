@@ -21,7 +21,7 @@ const DEFAULTS: Readonly<Record<string, string>> = {
 export const securityHeaders = unscoped(async (app) => {
   // Set as each request arrives, so whatever answers it later (a route, a static file, Swagger UI) replaces the
   // ones it has its own value for. Not an onSend hook: any onSend hook takes every reply off Fastify's direct
-  // path to the socket, which costs a count-1 /generate more than these five headers do.
+  // path to the socket.
   app.addHook('onRequest', (_request, reply, done) => {
     reply.headers(DEFAULTS);
     done();
