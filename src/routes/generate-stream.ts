@@ -21,7 +21,7 @@ import {
   scaleSchema,
   seedSchema,
 } from '../schemas/common.ts';
-import { bulkBatchSize, bulkStream, seedAt } from '../services/bulk.ts';
+import { bulkBatchSize, bulkStream, seedAt, streamDepth } from '../services/bulk.ts';
 
 const MEDIA_TYPES = { tar: 'application/x-tar', ndjson: 'application/x-ndjson' } as const;
 
@@ -111,6 +111,7 @@ export const generateStreamRoutes: FastifyPluginAsyncZod = async (app) => {
       const chunks = bulkStream(app.runtime, model, {
         ...body,
         batch: bulkBatchSize(model, config),
+        depth: streamDepth(config.GAN_WORKERS),
         mtime: Math.floor(Date.now() / 1000),
         retryOverloadedMs: config.GAN_REQUEST_TIMEOUT_MS,
         signal,

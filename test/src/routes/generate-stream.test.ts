@@ -270,8 +270,8 @@ describe('POST /generate/stream', () => {
     const atHangUp = await generated(t);
     const after = await settled(() => generated(t));
     expect(after).toBeLessThan(count);
-    // The stream keeps at most two batches in flight, and both may be running on the two workers when the client
-    // goes: they finish (within one batch's time), nothing after them starts.
+    // The stream keeps GAN_WORKERS + 2 batches in flight; two may be running on the two workers when the client goes:
+    // they finish (within one batch's time), the queued ones are dropped, nothing after them starts.
     expect(after - atHangUp).toBeLessThanOrEqual(2 * batch);
     expect((await generate(t, { seed: 1 })).statusCode).toBe(200);
   });
