@@ -6,7 +6,6 @@ import { z } from 'zod';
 import { clientGoneSignal } from '../http/client-gone.ts';
 import { encodeImage, IMAGE_FORMATS, type ImageFormat, MEDIA_TYPES } from '../imaging/codec.ts';
 import { defaultColumns, tileGrid } from '../imaging/pixels.ts';
-import type { ServedModel } from '../inference/runtime.ts';
 import {
   errorResponses,
   errorSchema,
@@ -22,7 +21,13 @@ import {
   wLatentSchema,
 } from '../schemas/common.ts';
 import { rejectionImageSchema, rejectionSchema, rejectionSummarySchema } from '../schemas/rejection.ts';
-import { checkPixelBudget, generatePixels, generatePngs, mapLatents } from '../services/images.ts';
+import {
+  checkPixelBudget,
+  encodeEach,
+  generatePixels,
+  generatePngs,
+  mapLatents,
+} from '../services/images.ts';
 import { prepareGeneration } from '../services/latents.ts';
 import { type RejectionResult, sampleWithRejection } from '../services/rejection.ts';
 import { sendBinary, sendJson } from './reply.ts';
@@ -164,25 +169,6 @@ export const generateJsonSchema = z.object({
   images: z.array(imageJsonSchema),
   rejection: rejectionSummarySchema.optional(),
 });
-
-/** Encode each image of a batch of pixels (uint8 [count, H, W, C]) as JPEG or WebP, on libuv's pool. */
-function encodeEach(
-  pixels: Uint8Array,
-  model: ServedModel,
-  format: ImageFormat,
-  options: { scale: number; quality: number | undefined },
-): Promise<Buffer[]> {
-  const { width, height, channels } = model.manifest.image;
-  const per = width * height * channels;
-  return Promise.all(
-    Array.from({ length: pixels.length / per }, (_, i) =>
-      encodeImage({ data: pixels.subarray(i * per, (i + 1) * per), width, height, channels }, format, {
-        scale: options.scale,
-        ...(options.quality !== undefined ? { quality: options.quality } : {}),
-      }),
-    ),
-  );
-}
 
 /** The JSON report of image i's kept candidate (its seed is the image's `seed`). */
 function rejectionImage(result: RejectionResult, i: number) {

@@ -7,10 +7,10 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Config } from '../config.ts';
 import { ServiceError } from '../errors.ts';
-import { encodeImage, type ImageFormat } from '../imaging/codec.ts';
+import type { ImageFormat } from '../imaging/codec.ts';
 import type { ModelRuntime, ServedModel } from '../inference/runtime.ts';
 import { MAX_SEED } from '../latent/random-state.ts';
-import { generatePixels, generatePngs } from './images.ts';
+import { encodeEach, generatePixels, generatePngs } from './images.ts';
 import { prepareGeneration } from './latents.ts';
 import { TAR_END, tarEntries } from './tar.ts';
 
@@ -94,18 +94,7 @@ async function images(
   if (r.imageFormat === 'png')
     return { seeds, files: await generatePngs(runtime, model, prepared.input, r.scale) };
   const pixels = await generatePixels(runtime, model, prepared.input);
-  const { width, height, channels } = model.manifest.image;
-  const per = width * height * channels;
-  const options = { scale: r.scale, ...(r.quality !== undefined ? { quality: r.quality } : {}) };
-  const files = await Promise.all(
-    seeds.map((_, i) =>
-      encodeImage(
-        { data: pixels.subarray(i * per, (i + 1) * per), width, height, channels },
-        r.imageFormat,
-        options,
-      ),
-    ),
-  );
+  const files = await encodeEach(pixels, model, r.imageFormat, { scale: r.scale, quality: r.quality });
   return { seeds, files };
 }
 

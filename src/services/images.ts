@@ -6,7 +6,7 @@
  */
 
 import { ServiceError } from '../errors.ts';
-import { encodePng, pngEncoderFor } from '../imaging/codec.ts';
+import { encodeImage, encodePng, type ImageFormat, pngEncoderFor } from '../imaging/codec.ts';
 import { pixelsToFloat } from '../imaging/pixels.ts';
 import { scanlineBytes } from '../imaging/png.ts';
 import { imageRows } from '../imaging/row-steps.ts';
@@ -198,6 +198,25 @@ export async function generatePngs(
     return Promise.all(rows.map((data) => encodePng({ data, width, height, channels }, scale)));
   }
   return (await runGenerator(runtime, model, input, { scale })).rows!;
+}
+
+/** Encode each image of a batch of pixels (uint8 [count, H, W, C]) in `format`, on libuv's pool (sharp or zlib). */
+export function encodeEach(
+  pixels: Uint8Array,
+  model: ServedModel,
+  format: ImageFormat,
+  options: { scale: number; quality?: number | undefined },
+): Promise<Buffer[]> {
+  const { width, height, channels } = model.manifest.image;
+  const per = width * height * channels;
+  return Promise.all(
+    Array.from({ length: pixels.length / per }, (_, i) =>
+      encodeImage({ data: pixels.subarray(i * per, (i + 1) * per), width, height, channels }, format, {
+        scale: options.scale,
+        ...(options.quality !== undefined ? { quality: options.quality } : {}),
+      }),
+    ),
+  );
 }
 
 /** 413 when a request's images hold more pixels than GAN_MAX_REQUEST_PIXELS. */
