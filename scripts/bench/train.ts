@@ -15,6 +15,7 @@ import { initTf, tf } from '../../trainer/tfjs/backend.ts';
 import { GanSampler } from '../../trainer/training/sampler.ts';
 import { trainStep } from '../../trainer/training/step.ts';
 import { type CliSpec, isMain, runCli } from '../cli-args.ts';
+import { widthFlag } from '../train/flags.ts';
 
 const COMMAND = 'npm run bench:train --';
 const LATENT_DIM = 100;
@@ -23,15 +24,7 @@ const WARM_UP_STEPS = 2;
 const flags = z.object({
   steps: z.number().int().min(1).max(10_000).default(10).describe('timed steps per model'),
   batchSize: z.number().int().min(1).max(4096).default(64).describe('images per step'),
-  width: z
-    .number()
-    .int()
-    .min(1)
-    .max(1024)
-    .optional()
-    .describe(
-      `first layer's channels or units (default: ${DEFAULT_WIDTH.dcgan} for dcgan, ${DEFAULT_WIDTH.mlp} for mlp)`,
-    ),
+  width: widthFlag,
   arch: z.enum(ARCHITECTURES).optional().describe('one architecture (default: all)'),
   conditional: z.boolean().default(false).describe('also time the conditional (ACGAN) variant'),
   latentCode: z

@@ -8,6 +8,7 @@ import { DATASETS } from '../../trainer/data/datasets.ts';
 import { type ClassifierSummary, trainClassifier } from '../../trainer/training/train-classifier.ts';
 import { type CliSpec, isMain, runCli, toArgv } from '../cli-args.ts';
 import { commandLine } from '../command-line.ts';
+import { stepsPerEpochFlag } from '../train/flags.ts';
 
 const COMMAND = 'npm run train:classifier --';
 
@@ -18,13 +19,7 @@ const flags = z.object({
   batchSize: z.number().int().min(1).max(4096).default(128).describe('images per step'),
   lr: z.number().positive().max(1).default(1e-3).describe("Adam's learning rate"),
   seed: z.number().int().min(0).max(0xffffffff).default(1).describe('seed of weights and data order'),
-  stepsPerEpoch: z
-    .number()
-    .int()
-    .min(1)
-    .max(1_000_000)
-    .optional()
-    .describe('cap on steps per epoch (smoke tests; default: one pass over the training set)'),
+  stepsPerEpoch: stepsPerEpochFlag,
   init: z
     .string()
     .min(1)

@@ -13,6 +13,7 @@ import type { TrainConfig } from '../../trainer/training/train-config.ts';
 import { trainGan } from '../../trainer/training/train-gan.ts';
 import { type CliSpec, isMain, runCli, toArgv } from '../cli-args.ts';
 import { commandLine } from '../command-line.ts';
+import { stepsPerEpochFlag, widthFlag } from './flags.ts';
 
 const COMMAND = 'npm run train --';
 
@@ -36,15 +37,7 @@ const flags = z
       .boolean()
       .default(false)
       .describe('supervise the code with the labels of real images (needs --latent-code 10)'),
-    width: z
-      .number()
-      .int()
-      .min(1)
-      .max(1024)
-      .optional()
-      .describe(
-        `channels (dcgan) or units (mlp) of the first layer (default: ${DEFAULT_WIDTH.dcgan} or ${DEFAULT_WIDTH.mlp})`,
-      ),
+    width: widthFlag,
     epochs: z.number().int().min(1).max(10_000).default(5).describe('epochs in all, counting resumed ones'),
     batchSize: z.number().int().min(1).max(4096).default(64).describe('images per step'),
     latentDim: z.number().int().min(1).max(4096).default(100).describe('length of z'),
@@ -95,13 +88,7 @@ const flags = z
       .max(10_000)
       .default(10_000)
       .describe('real test images behind the Fréchet reference'),
-    stepsPerEpoch: z
-      .number()
-      .int()
-      .min(1)
-      .max(1_000_000)
-      .optional()
-      .describe('cap on steps per epoch (smoke tests; default: one pass over the training set)'),
+    stepsPerEpoch: stepsPerEpochFlag,
     classifier: z
       .string()
       .min(1)
