@@ -8,7 +8,6 @@
  *
  *   npm run bench:ab -- --before /tmp/before --scenario generate --connections 16 --batch 1
  */
-import { readdirSync, readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -16,7 +15,7 @@ import { z } from 'zod';
 import { type CliSpec, isMain, runCli } from '../cli-args.ts';
 import { ROOT } from '../service-process.ts';
 import { enumList, modelsDirFlag, outFlag, reportCommand } from './flags.ts';
-import { load, log, median, round, type Server, startServer } from './harness.ts';
+import { load, log, median, round, type Server, startServer, threadCpu } from './harness.ts';
 
 export const abFlags = z.object({
   before: z.string().min(1).describe('the other source tree, e.g. a git worktree of an older commit'),
@@ -48,27 +47,6 @@ export const cli: CliSpec<typeof abFlags> = {
     'npm run bench:ab -- --before /tmp/before --scenarios generate --connections 16 --batch 1',
   ],
 };
-
-const CLOCK_TICKS = 100;
-
-/** CPU seconds of a process's main thread and of all its other threads, from /proc/<pid>/task. */
-export function threadCpu(pid: number): { main: number; other: number } {
-  let main = 0;
-  let other = 0;
-  for (const tid of readdirSync(`/proc/${pid}/task`)) {
-    let stat: string;
-    try {
-      stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
-    } catch {
-      continue; // a thread that ended between the listing and the read
-    }
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    const seconds = (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
-    if (tid === String(pid)) main += seconds;
-    else other += seconds;
-  }
-  return { main, other };
-}
 
 /** Rows and onnxruntime runs so far, summed over every network, from the server's /metrics. */
 async function inferenceRuns(url: string): Promise<{ rows: number; runs: number }> {

@@ -114,16 +114,34 @@ const CLOCK_TICKS = (() => {
   }
 })();
 
-/** User + system CPU seconds of a process from /proc/<pid>/stat, or null where there is no /proc. */
-export function processCpuSeconds(pid: number): number | null {
+/** User + system CPU seconds from a /proc `stat` file (a process's or a thread's), or null when it cannot be read. */
+function statCpuSeconds(file: string): number | null {
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const stat = readFileSync(file, 'utf8');
     // The command name (field 2) may hold spaces: count fields from the closing parenthesis (field 3 = state).
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
   } catch {
     return null;
   }
+}
+
+/** User + system CPU seconds of a process from /proc/<pid>/stat, or null where there is no /proc. */
+export function processCpuSeconds(pid: number): number | null {
+  return statCpuSeconds(`/proc/${pid}/stat`);
+}
+
+/** CPU seconds of a process's main thread and of all its other threads, from /proc/<pid>/task. */
+export function threadCpu(pid: number): { main: number; other: number } {
+  let main = 0;
+  let other = 0;
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    // null: a thread that ended between the listing and the read.
+    const seconds = statCpuSeconds(`/proc/${pid}/task/${tid}/stat`) ?? 0;
+    if (tid === String(pid)) main += seconds;
+    else other += seconds;
+  }
+  return { main, other };
 }
 
 /** The live child processes of `pid` (every thread's children), from /proc. */

@@ -1,7 +1,9 @@
 import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { Worker } from 'node:worker_threads';
 import Fastify from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { load, processCpuSeconds, processTreeCpu } from '../../../scripts/bench/harness.ts';
+import { load, processCpuSeconds, processTreeCpu, threadCpu } from '../../../scripts/bench/harness.ts';
 
 describe('bench harness: CPU split', () => {
   it('reads a process’s CPU seconds from /proc and grows while it works', () => {
@@ -95,5 +97,26 @@ describe('bench harness: CPU split', () => {
       const r = await load(url, { connections: 1, amount: 20 });
       expect(r.cpu).toBeUndefined();
     });
+  });
+});
+
+/** A fixed amount of work (about 0.3 s of one core here), so the CPU it takes does not depend on the machine's load. */
+const WORK = 'let x = 0; for (let i = 0; i < 3e7; i++) x += Math.sqrt(i);';
+const busy = new Function(`${WORK} return x;`) as () => number;
+
+describe.skipIf(!existsSync('/proc/self/task'))('bench harness: threadCpu (npm run bench:ab)', () => {
+  it('charges work on the main thread to main and a worker thread’s work to the other threads', async () => {
+    const t0 = threadCpu(process.pid);
+    busy();
+    const t1 = threadCpu(process.pid);
+    expect(t1.main - t0.main).toBeGreaterThan(0.05);
+
+    const worker = new Worker(`${WORK} require('node:worker_threads').parentPort.postMessage(x);`, {
+      eval: true,
+    });
+    await new Promise((resolve) => worker.once('message', resolve));
+    const t2 = threadCpu(process.pid);
+    await worker.terminate();
+    expect(t2.other - t1.other).toBeGreaterThan(0.05);
   });
 });
