@@ -20,14 +20,13 @@ export type BulkFormat = 'tar' | 'ndjson';
 export const FILE_EXTENSIONS: Record<ImageFormat, string> = { png: 'png', jpeg: 'jpg', webp: 'webp' };
 
 /**
- * Batches generated ahead of the consumer when a request names none: one running on each inference worker and two
- * more, so a worker that finishes finds the next batch already queued (with two ahead and two workers, each worker
- * idled while the event loop seeded the next batch's latents: 4 ahead streamed 10% more images per second).
+ * Batches to keep in flight ahead of the consumer: one running on each inference worker and two more, so a worker
+ * that finishes finds the next batch already queued (with two ahead and two workers, each worker idled while the
+ * event loop seeded the next batch's latents; docs/benchmarks.md, "Bulk generation").
  */
 export function streamDepth(workers: number): number {
   return workers + 2;
 }
-export const DEFAULT_DEPTH = 2;
 /** Longest pause between retries of a batch refused because the model's queue is full. */
 const MAX_RETRY_DELAY_MS = 1000;
 
@@ -42,8 +41,8 @@ export interface BulkRequest {
   label?: number | undefined;
   /** Images per batch (see `bulkBatchSize`). */
   batch: number;
-  /** Batches in flight ahead of the consumer. */
-  depth?: number;
+  /** Batches in flight ahead of the consumer (see `streamDepth`). */
+  depth: number;
   /** Modification time of the tar entries, seconds since the epoch. */
   mtime: number;
   /**
@@ -150,7 +149,7 @@ export async function* bulkStream(
   model: ServedModel,
   r: BulkRequest,
 ): AsyncGenerator<Buffer, void, undefined> {
-  const depth = Math.max(1, r.depth ?? DEFAULT_DEPTH);
+  const depth = Math.max(1, r.depth);
   const inner = new AbortController();
   const stop = () => inner.abort();
   r.signal?.addEventListener('abort', stop, { once: true });
