@@ -234,14 +234,6 @@ export async function decodeAllToModel(
   inputs: ReadonlyArray<{ data: Buffer | Uint8Array; field: string }>,
   opts: Omit<DecodeOptions, 'field'> & { maxTotalPixels: number; budgetField: string },
 ): Promise<RawImage[]> {
-  if (inputs.length === 1) {
-    // One upload (the common case): no slicing, no second pass.
-    const only = inputs[0]!;
-    const one = { ...opts, field: only.field };
-    const found = await probe(only.data, one);
-    checkTotal(found.width * found.height, 1, opts);
-    return [await decodeProbed(only.data, found, one)];
-  }
   const probes: Probe[] = [];
   // Headers in order, a few at a time: plain PNGs are decoded here on the event loop, so yield between them.
   let sliceStart = performance.now();
@@ -252,29 +244,17 @@ export async function decodeAllToModel(
       sliceStart = performance.now();
     }
   }
-  checkTotal(
-    probes.reduce((sum, p) => sum + p.width * p.height, 0),
-    inputs.length,
-    opts,
-  );
-  return Promise.all(
-    inputs.map((input, i) => decodeProbed(input.data, probes[i]!, { ...opts, field: input.field })),
-  );
-}
-
-/** 413 when the uploads' pixels together pass GAN_MAX_DECODE_PIXELS. */
-function checkTotal(
-  total: number,
-  count: number,
-  opts: { maxTotalPixels: number; budgetField: string },
-): void {
+  const total = probes.reduce((sum, p) => sum + p.width * p.height, 0);
   if (total > opts.maxTotalPixels) {
     throw new ServiceError(
       'GAN_ERR_PAYLOAD_TOO_LARGE',
-      `the ${count} images hold ${total} pixels together; the limit is ${opts.maxTotalPixels} (GAN_MAX_DECODE_PIXELS)`,
+      `the ${inputs.length} images hold ${total} pixels together; the limit is ${opts.maxTotalPixels} (GAN_MAX_DECODE_PIXELS)`,
       opts.budgetField,
     );
   }
+  return Promise.all(
+    inputs.map((input, i) => decodeProbed(input.data, probes[i]!, { ...opts, field: input.field })),
+  );
 }
 
 /** Longest stretch of header reading (and plain-PNG decoding) on the event loop before yielding, ms. */
