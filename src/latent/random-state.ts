@@ -12,12 +12,20 @@ export const MAX_SEED = 0xffffffff;
 
 export class RandomState {
   private readonly mt = new Uint32Array(N);
+  /** Next word of the current round to hand out. */
   private index = N;
+  /** Words of the current round already twisted: the twist runs only as far as draws reach (a latent of 100 needs ~255). */
+  private ready = N;
   private hasGauss = false;
   private gauss = 0;
 
   /** @param seed uint32, as NumPy's `RandomState(seed)` with an int seed (init_genrand). */
   constructor(seed: number) {
+    this.reseed(seed);
+  }
+
+  /** Start over from `seed`, as a new `RandomState(seed)` would, without allocating its state again. */
+  reseed(seed: number): this {
     if (!Number.isInteger(seed) || seed < 0 || seed > MAX_SEED) {
       throw new RangeError(`seed must be an integer in [0, ${MAX_SEED}], got ${seed}`);
     }
@@ -25,29 +33,39 @@ export class RandomState {
     mt[0] = seed >>> 0;
     for (let i = 1; i < N; i++) {
       const prev = mt[i - 1]! ^ (mt[i - 1]! >>> 30);
-      // 1812433253 * prev + i in uint32 arithmetic, split to stay exact in doubles.
-      mt[i] = ((((prev & 0xffff0000) >>> 16) * 1812433253) << 16) + (prev & 0x0000ffff) * 1812433253 + i;
+      // 1812433253 * prev + i in uint32 arithmetic.
+      mt[i] = Math.imul(1812433253, prev) + i;
     }
+    this.index = N;
+    this.ready = N;
+    this.hasGauss = false;
+    this.gauss = 0;
+    return this;
+  }
+
+  /**
+   * Twists words `ready` … `end − 1` of the round, in the same order as genrand_int32's whole-array loop: word k reads
+   * the old words k and k + 1 and word k + M (old below N − M, already new above), so stopping early changes nothing.
+   */
+  private twistTo(end: number): void {
+    const mt = this.mt;
+    for (let kk = this.ready; kk < end; kk++) {
+      const next = kk + 1 === N ? 0 : kk + 1;
+      const y = (mt[kk]! & UPPER_MASK) | (mt[next]! & LOWER_MASK);
+      const far = kk < N - M ? kk + M : kk + (M - N);
+      mt[kk] = mt[far]! ^ (y >>> 1) ^ (y & 1 ? MATRIX_A : 0);
+    }
+    this.ready = end;
   }
 
   /** One uint32 from MT19937 (genrand_int32). */
   nextUint32(): number {
-    const mt = this.mt;
     if (this.index >= N) {
-      let kk = 0;
-      for (; kk < N - M; kk++) {
-        const y = (mt[kk]! & UPPER_MASK) | (mt[kk + 1]! & LOWER_MASK);
-        mt[kk] = mt[kk + M]! ^ (y >>> 1) ^ (y & 1 ? MATRIX_A : 0);
-      }
-      for (; kk < N - 1; kk++) {
-        const y = (mt[kk]! & UPPER_MASK) | (mt[kk + 1]! & LOWER_MASK);
-        mt[kk] = mt[kk + (M - N)]! ^ (y >>> 1) ^ (y & 1 ? MATRIX_A : 0);
-      }
-      const y = (mt[N - 1]! & UPPER_MASK) | (mt[0]! & LOWER_MASK);
-      mt[N - 1] = mt[M - 1]! ^ (y >>> 1) ^ (y & 1 ? MATRIX_A : 0);
       this.index = 0;
+      this.ready = 0;
     }
-    let y = mt[this.index++]!;
+    if (this.index >= this.ready) this.twistTo(Math.min(N, this.ready + 64));
+    let y = this.mt[this.index++]!;
     y ^= y >>> 11;
     y ^= (y << 7) & 0x9d2c5680;
     y ^= (y << 15) & 0xefc60000;
@@ -88,6 +106,11 @@ export class RandomState {
     for (let i = 0; i < count; i++) out[i] = this.standardNormal();
     return out;
   }
+
+  /** `randn(count)` written as float32 into `out` from `offset`. */
+  fillNormal(out: Float32Array, offset: number, count: number): void {
+    for (let i = 0; i < count; i++) out[offset + i] = this.standardNormal();
+  }
 }
 
 /**
@@ -95,7 +118,7 @@ export class RandomState {
  * @returns float32 [latentDim], standard normal
  */
 export function latentForSeed(seed: number, latentDim: number): Float32Array {
-  return Float32Array.from(new RandomState(seed).randn(latentDim));
+  return latentsForSeeds([seed], latentDim);
 }
 
 /**
@@ -104,8 +127,7 @@ export function latentForSeed(seed: number, latentDim: number): Float32Array {
  */
 export function latentsForSeeds(seeds: readonly number[], latentDim: number): Float32Array {
   const out = new Float32Array(seeds.length * latentDim);
-  seeds.forEach((seed, i) => {
-    out.set(new RandomState(seed).randn(latentDim), i * latentDim);
-  });
+  const rng = new RandomState(0);
+  for (let i = 0; i < seeds.length; i++) rng.reseed(seeds[i]!).fillNormal(out, i * latentDim, latentDim);
   return out;
 }
