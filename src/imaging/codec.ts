@@ -147,11 +147,20 @@ function checkShape(w: number, h: number, opts: DecodeOptions): void {
 }
 
 /** Read an upload's header: its format and size, checked against the limits before anything is decoded. */
+/**
+ * A plain 8-bit PNG already of the model's size and channels is its own answer (no resize, no colour change), read
+ * here without waiting on anything; null for every other upload. An empty upload is refused.
+ */
+function probePlain(input: Buffer | Uint8Array, opts: Omit<DecodeOptions, 'field'>, field: string): Probe | null {
+  if (input.length === 0) throw new ServiceError('GAN_ERR_UNDECODABLE_IMAGE', 'empty image', field);
+  const plain = decodePlainPng(input, opts);
+  return plain ? { width: plain.width, height: plain.height, image: plain } : null;
+}
+
 async function probe(input: Buffer | Uint8Array, opts: DecodeOptions, plainPng = true): Promise<Probe> {
+  const plain = plainPng ? probePlain(input, opts, opts.field) : null;
+  if (plain) return plain;
   if (input.length === 0) throw new ServiceError('GAN_ERR_UNDECODABLE_IMAGE', 'empty image', opts.field);
-  // A plain 8-bit PNG already of the model's size and channels is its own answer: no resize, no colour change.
-  const plain = plainPng ? decodePlainPng(input, opts) : null;
-  if (plain) return { width: plain.width, height: plain.height, image: plain };
   let meta: Metadata;
   try {
     meta = await inQueue(opts, () => sharp(input, { limitInputPixels: false }).metadata());
@@ -237,8 +246,11 @@ export async function decodeAllToModel(
   const probes: Probe[] = [];
   // Headers in order, a few at a time: plain PNGs are decoded here on the event loop, so yield between them.
   let sliceStart = performance.now();
+  let allPlain = true;
   for (const input of inputs) {
-    probes.push(await probe(input.data, { ...opts, field: input.field }));
+    const plain = probePlain(input.data, opts, input.field);
+    allPlain &&= plain !== null;
+    probes.push(plain ?? (await probe(input.data, { ...opts, field: input.field }, false)));
     if (performance.now() - sliceStart > PROBE_SLICE_MS) {
       await new Promise<void>((resolve) => setImmediate(resolve));
       sliceStart = performance.now();
@@ -252,6 +264,8 @@ export async function decodeAllToModel(
       opts.budgetField,
     );
   }
+  // Plain PNGs are decoded already: nothing to wait for.
+  if (allPlain) return probes.map((p) => (p as { image: RawImage }).image);
   return Promise.all(
     inputs.map((input, i) => decodeProbed(input.data, probes[i]!, { ...opts, field: input.field })),
   );

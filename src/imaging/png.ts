@@ -109,6 +109,15 @@ export function encodePngSync(image: RawImage, scale = 1): Buffer {
 /** Ancillary chunks that do not change pixel values (text, time, physical size); any other one means "not plain". */
 const INERT_CHUNKS = new Set(['tEXt', 'zTXt', 'iTXt', 'tIME', 'pHYs']);
 
+/** The four-letter type of the chunk whose type starts at `at`; the common ones without building a string. */
+function chunkType(buf: Buffer, at: number): string {
+  const t = buf.readUInt32BE(at);
+  if (t === 0x49444154) return 'IDAT';
+  if (t === 0x49454e44) return 'IEND';
+  if (t === 0x49484452) return 'IHDR';
+  return buf.toString('latin1', at, at + 4);
+}
+
 /** The Paeth predictor of the PNG specification. */
 function paeth(a: number, b: number, c: number): number {
   const p = a + b - c;
@@ -137,7 +146,7 @@ export function decodePlainPng(input: Uint8Array, expected: Omit<RawImage, 'data
   for (let at = 8; at + 12 <= buf.length && !ended; ) {
     const length = buf.readUInt32BE(at);
     if (at + 12 + length > buf.length) return null;
-    const type = buf.toString('latin1', at + 4, at + 8);
+    const type = chunkType(buf, at + 4);
     const body = buf.subarray(at + 8, at + 8 + length);
     if (crc32(buf.subarray(at + 4, at + 8 + length)) >>> 0 !== buf.readUInt32BE(at + 8 + length)) return null;
     if (at === 8) {
@@ -161,19 +170,25 @@ export function decodePlainPng(input: Uint8Array, expected: Omit<RawImage, 'data
   const stride = width * channels;
   let raw: Buffer;
   try {
-    raw = inflateSync(Buffer.concat(idat), { maxOutputLength: (stride + 1) * height });
+    // One output chunk of exactly the expected size: zlib's default 16 KB chunk was most of this decode's allocation.
+    const expected = (stride + 1) * height;
+    raw = inflateSync(idat.length === 1 ? idat[0]! : Buffer.concat(idat), {
+      maxOutputLength: expected,
+      chunkSize: Math.max(64, expected),
+    });
   } catch {
     return null;
   }
   if (raw.length !== (stride + 1) * height) return null;
   const out = new Uint8Array(stride * height);
+  const bytes = new Uint8Array(raw.buffer, raw.byteOffset, raw.length);
   for (let y = 0; y < height; y++) {
     const filter = raw[y * (stride + 1)]!;
     const src = y * (stride + 1) + 1;
     const row = y * stride;
     const prev = row - stride; // previous output row (y > 0)
     if (filter === 0) {
-      out.set(raw.subarray(src, src + stride), row);
+      out.set(bytes.subarray(src, src + stride), row);
       continue;
     }
     for (let x = 0; x < stride; x++) {
