@@ -146,7 +146,6 @@ function checkShape(w: number, h: number, opts: DecodeOptions): void {
   }
 }
 
-/** Read an upload's header: its format and size, checked against the limits before anything is decoded. */
 /**
  * A plain 8-bit PNG already of the model's size and channels is its own answer (no resize, no colour change), read
  * here without waiting on anything; null for every other upload. An empty upload is refused.
@@ -157,6 +156,7 @@ function probePlain(input: Buffer | Uint8Array, opts: Omit<DecodeOptions, 'field
   return plain ? { width: plain.width, height: plain.height, image: plain } : null;
 }
 
+/** Read an upload's header: its format and size, checked against the limits before anything is decoded. */
 async function probe(input: Buffer | Uint8Array, opts: DecodeOptions, plainPng = true): Promise<Probe> {
   const plain = plainPng ? probePlain(input, opts, opts.field) : null;
   if (plain) return plain;
