@@ -121,13 +121,15 @@ export function latentForSeed(seed: number, latentDim: number): Float32Array {
   return latentsForSeeds([seed], latentDim);
 }
 
+/** Reseeded for each row below and used up before returning, so calls never see each other's state. */
+const shared = new RandomState(0);
+
 /**
  * Latents for many seeds, one row per seed (each row from its own `RandomState(seed)`).
  * @returns float32 [seeds.length, latentDim]
  */
 export function latentsForSeeds(seeds: readonly number[], latentDim: number): Float32Array {
   const out = new Float32Array(seeds.length * latentDim);
-  const rng = new RandomState(0);
-  for (let i = 0; i < seeds.length; i++) rng.reseed(seeds[i]!).fillNormal(out, i * latentDim, latentDim);
+  for (let i = 0; i < seeds.length; i++) shared.reseed(seeds[i]!).fillNormal(out, i * latentDim, latentDim);
   return out;
 }
