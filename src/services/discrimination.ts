@@ -42,6 +42,8 @@ async function decodeForModel(
     budgetField: files.length === 1 ? files[0]!.field : 'images',
     queue,
   });
+  // One image is its own batch: no copy.
+  if (images.length === 1) return images[0]!.data;
   const perImage = width * height * channels;
   const out = new Uint8Array(images.length * perImage);
   images.forEach((img, i) => {
