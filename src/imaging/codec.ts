@@ -150,7 +150,11 @@ function checkShape(w: number, h: number, opts: DecodeOptions): void {
  * A plain 8-bit PNG already of the model's size and channels is its own answer (no resize, no colour change), read
  * here without waiting on anything; null for every other upload. An empty upload is refused.
  */
-function probePlain(input: Buffer | Uint8Array, opts: Omit<DecodeOptions, 'field'>, field: string): Probe | null {
+function probePlain(
+  input: Buffer | Uint8Array,
+  opts: Omit<DecodeOptions, 'field'>,
+  field: string,
+): Probe | null {
   if (input.length === 0) throw new ServiceError('GAN_ERR_UNDECODABLE_IMAGE', 'empty image', field);
   const plain = decodePlainPng(input, opts);
   return plain ? { width: plain.width, height: plain.height, image: plain } : null;
