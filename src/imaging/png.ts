@@ -176,11 +176,12 @@ export function decodePlainPng(input: Uint8Array, expected: Omit<RawImage, 'data
   const stride = width * channels;
   let raw: Buffer;
   try {
-    // One output chunk of exactly the expected size: zlib's default 16 KB chunk was most of this decode's allocation.
+    // One output chunk a little larger than the expected size: zlib's default 16 KB chunk was most of this decode's
+    // allocation, and a chunk of exactly the size fills up before zlib sees the stream's end and goes round again.
     const expected = (stride + 1) * height;
     raw = inflateSync(idat.length === 1 ? idat[0]! : Buffer.concat(idat), {
       maxOutputLength: expected,
-      chunkSize: Math.max(64, expected),
+      chunkSize: expected + 64,
     });
   } catch {
     return null;
