@@ -118,7 +118,7 @@ export async function run(o: CodecOptions): Promise<string[]> {
     }
     const own = await time(() => encodePngSync(img).length);
     rows.push(
-      `| ${what} | png.ts encodePngSync (what the service uses: small-deflate.ts up to 32 KB of scanlines, zlib level 3 above) | ${round(own.ms * 1000, 1)} | ${own.bytes} |`,
+      `| ${what} | png.ts encodePngSync (what the service uses: small-deflate.ts up to 4 KB of scanlines, zlib level 3 above) | ${round(own.ms * 1000, 1)} | ${own.bytes} |`,
     );
     const viaSharp = await time(async () => (await sharpPng(img, 6)).length);
     rows.push(

@@ -3,16 +3,23 @@
  * one block of deflate's fixed Huffman codes, or stored blocks when those come out smaller. Built for the scanlines
  * of one small image (a 28×28 sample is 812 bytes), where zlib's per-call cost — a stream object and its native
  * state, each call — is most of the time: this takes a fraction of it and compresses such images about as well as
- * zlib level 3 (docs/benchmarks.md, "Small PNGs"). The same input always gives the same bytes.
+ * zlib level 3 (docs/benchmarks.md, "What sets the defaults and the hot path"). The same input always gives the
+ * same bytes.
  */
 
-/** Largest input deflated here; larger ones go to zlib (`SMALL_DEFLATE_MAX_BYTES`). */
-export const SMALL_DEFLATE_MAX_BYTES = 32 * 1024;
+/**
+ * Largest input deflated here; larger ones go to zlib. Against zlib level 3 on a generated digit's scanlines
+ * (`npx tsx scripts/bench/codec.ts` and the same digit upscaled): 812 bytes 6.7 against 33.9 µs, 3,192 bytes (×2)
+ * 16.7 against 23.5 µs, 12,656 bytes (×4) 50.2 against 30.6 µs, where zlib's matching pulls ahead.
+ */
+export const SMALL_DEFLATE_MAX_BYTES = 4 * 1024;
 
 const MIN_MATCH = 3;
 const MAX_MATCH = 258;
 /** Candidates tried per position: enough for the runs and repeated rows of an image, bounded for noise. */
 const MAX_CHAIN = 4;
+/** Longest match whose positions all enter the hash chains (zlib's `max_insert_length` at levels 1–3 is 4–6). */
+const MAX_INSERT = 6;
 const HASH_BITS = 12;
 const HASH_SIZE = 1 << HASH_BITS;
 
@@ -88,7 +95,7 @@ export function adler32(data: Uint8Array): number {
 
 /** Head of each hash chain and the previous position with the same hash, reused between calls (one thread). */
 const head = new Int32Array(HASH_SIZE);
-let prev = new Int32Array(SMALL_DEFLATE_MAX_BYTES);
+const prev = new Int32Array(SMALL_DEFLATE_MAX_BYTES);
 
 const hash3 = (d: Uint8Array, i: number) =>
   Math.imul((d[i]! << 16) | (d[i + 1]! << 8) | d[i + 2]!, 0x9e3779b1) >>> (32 - HASH_BITS);
@@ -101,7 +108,6 @@ const hash3 = (d: Uint8Array, i: number) =>
 function fixedBlock(data: Uint8Array, out: Uint8Array): number {
   const n = data.length;
   head.fill(-1);
-  if (prev.length < n) prev = new Int32Array(n);
   const chains = prev;
   const giveUp = n + 8;
   let pos = 2;
@@ -146,8 +152,9 @@ function fixedBlock(data: Uint8Array, out: Uint8Array): number {
       count += 5;
       buf |= (bestDist - DIST_BASE[dc]!) << count;
       count += DIST_EXTRA[dc]!;
-      // Every position the match covers joins its hash chain (position i already has).
-      const last = Math.min(i + bestLen, n - MIN_MATCH + 1);
+      // The positions a short match covers join their hash chains (position i already has); those inside a long
+      // match do not (zlib's fast levels do the same): an upscaled image is mostly long matches.
+      const last = bestLen <= MAX_INSERT ? Math.min(i + bestLen, n - MIN_MATCH + 1) : i + 1;
       for (let k = i + 1; k < last; k++) {
         const hk = hash3(data, k);
         chains[k] = head[hk]!;

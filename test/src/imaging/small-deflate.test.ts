@@ -46,15 +46,19 @@ describe('smallDeflate', () => {
     ['two bytes', Uint8Array.of(7, 7)],
     ['three equal bytes', Uint8Array.of(9, 9, 9)],
     ['a run longer than the longest match (258)', new Uint8Array(1000)],
+    [
+      'a digit upscaled twice (long matches, rows repeated)',
+      Uint8Array.from({ length: 57 * 56 }, (_, i) => (i % 57 > 20 && i % 57 < 30 ? 255 : 0)),
+    ],
     ['a digit-like image', digitScanlines(1)],
     ['noise (stored blocks)', noise(812, 2)],
     ['noise of the largest size', noise(SMALL_DEFLATE_MAX_BYTES, 3)],
     ['few values, every length and distance', noise(SMALL_DEFLATE_MAX_BYTES, 4, 3)],
     [
-      'a block repeated 30,000 bytes later',
+      'a block repeated 3,000 bytes later',
       (() => {
         const d = noise(SMALL_DEFLATE_MAX_BYTES, 5);
-        d.copyWithin(30_000, 0, 2000);
+        d.copyWithin(3000, 0, 1000);
         return d;
       })(),
     ],
