@@ -46,23 +46,28 @@ function splitName(name: string): { prefix: string; name: string } {
 /** The 512-byte ustar header of a regular file. */
 export function tarHeader(entry: TarEntry): Buffer {
   const header = Buffer.alloc(TAR_BLOCK);
-  const { prefix, name } = splitName(entry.name);
-  header.write(name, 0, NAME_BYTES, 'ascii');
-  octal(header, 100, 8, entry.mode ?? 0o644, 'mode');
-  octal(header, 108, 8, 0, 'uid');
-  octal(header, 116, 8, 0, 'gid');
-  octal(header, 124, 12, entry.size, 'size');
-  octal(header, 136, 12, entry.mtime, 'mtime');
-  header.write('        ', 148, 8, 'ascii'); // the checksum is summed with its own field as spaces
-  header.write('0', 156, 1, 'ascii'); // typeflag: regular file
-  header.write('ustar\0', 257, 6, 'ascii');
-  header.write('00', 263, 2, 'ascii');
-  header.write(prefix, 345, PREFIX_BYTES, 'ascii');
-  let sum = 0;
-  for (const byte of header) sum += byte;
-  // Six octal digits, NUL, space: the form every tar writes and reads.
-  header.write(`${sum.toString(8).padStart(6, '0')}\0 `, 148, 8, 'ascii');
+  writeTarHeader(header, 0, entry);
   return header;
+}
+
+/** Writes `entry`'s header into the 512 zero bytes of `out` at `at` (a slice of a larger buffer, without a copy). */
+function writeTarHeader(out: Buffer, at: number, entry: TarEntry): void {
+  const { prefix, name } = splitName(entry.name);
+  out.write(name, at, NAME_BYTES, 'ascii');
+  octal(out, at + 100, 8, entry.mode ?? 0o644, 'mode');
+  octal(out, at + 108, 8, 0, 'uid');
+  octal(out, at + 116, 8, 0, 'gid');
+  octal(out, at + 124, 12, entry.size, 'size');
+  octal(out, at + 136, 12, entry.mtime, 'mtime');
+  out.write('        ', at + 148, 8, 'ascii'); // the checksum is summed with its own field as spaces
+  out[at + 156] = 0x30; // typeflag '0': regular file
+  out.write('ustar\0', at + 257, 6, 'ascii');
+  out.write('00', at + 263, 2, 'ascii');
+  if (prefix) out.write(prefix, at + 345, PREFIX_BYTES, 'ascii');
+  let sum = 0;
+  for (let i = at; i < at + TAR_BLOCK; i++) sum += out[i]!;
+  // Six octal digits, NUL, space: the form every tar writes and reads.
+  out.write(`${sum.toString(8).padStart(6, '0')}\0 `, at + 148, 8, 'ascii');
 }
 
 /** Bytes an entry of `size` bytes takes in an archive: header, data, padding. */
@@ -73,7 +78,7 @@ export function tarEntries(files: ReadonlyArray<{ name: string; data: Uint8Array
   const out = Buffer.alloc(files.reduce((n, f) => n + tarEntryBytes(f.data.length), 0));
   let offset = 0;
   for (const f of files) {
-    tarHeader({ name: f.name, size: f.data.length, mtime }).copy(out, offset);
+    writeTarHeader(out, offset, { name: f.name, size: f.data.length, mtime });
     offset += TAR_BLOCK;
     out.set(f.data, offset);
     offset += Math.ceil(f.data.length / TAR_BLOCK) * TAR_BLOCK; // Buffer.alloc zeroed the padding
