@@ -148,22 +148,15 @@ function checkShape(w: number, h: number, opts: DecodeOptions): void {
 
 /**
  * A plain 8-bit PNG already of the model's size and channels is its own answer (no resize, no colour change), read
- * here without waiting on anything; null for every other upload. An empty upload is refused.
+ * here without waiting on anything; null for every other upload (an empty one included).
  */
-function probePlain(
-  input: Buffer | Uint8Array,
-  opts: Omit<DecodeOptions, 'field'>,
-  field: string,
-): Probe | null {
-  if (input.length === 0) throw new ServiceError('GAN_ERR_UNDECODABLE_IMAGE', 'empty image', field);
+function probePlain(input: Buffer | Uint8Array, opts: Omit<DecodeOptions, 'field'>): Probe | null {
   const plain = decodePlainPng(input, opts);
   return plain ? { width: plain.width, height: plain.height, image: plain } : null;
 }
 
-/** Read an upload's header: its format and size, checked against the limits before anything is decoded. */
-async function probe(input: Buffer | Uint8Array, opts: DecodeOptions, plainPng = true): Promise<Probe> {
-  const plain = plainPng ? probePlain(input, opts, opts.field) : null;
-  if (plain) return plain;
+/** Read an upload's header with sharp: its format and size, checked against the limits before anything is decoded. */
+async function probeWithSharp(input: Buffer | Uint8Array, opts: DecodeOptions): Promise<Probe> {
   if (input.length === 0) throw new ServiceError('GAN_ERR_UNDECODABLE_IMAGE', 'empty image', opts.field);
   let meta: Metadata;
   try {
@@ -230,12 +223,12 @@ async function decodeProbed(
  * @returns uint8 [height, width, channels]
  */
 export async function decodeToModel(input: Buffer | Uint8Array, opts: DecodeOptions): Promise<RawImage> {
-  return decodeProbed(input, await probe(input, opts), opts);
+  return decodeProbed(input, probePlain(input, opts) ?? (await probeWithSharp(input, opts)), opts);
 }
 
 /** The full decoder behind `decodeToModel`: any supported format, size or colour, through sharp. */
 export async function decodeWithSharp(input: Buffer | Uint8Array, opts: DecodeOptions): Promise<RawImage> {
-  return decodeProbed(input, await probe(input, opts, false), opts);
+  return decodeProbed(input, await probeWithSharp(input, opts), opts);
 }
 
 /**
@@ -252,9 +245,9 @@ export async function decodeAllToModel(
   let sliceStart = performance.now();
   let allPlain = true;
   for (const input of inputs) {
-    const plain = probePlain(input.data, opts, input.field);
+    const plain = probePlain(input.data, opts);
     allPlain &&= plain !== null;
-    probes.push(plain ?? (await probe(input.data, { ...opts, field: input.field }, false)));
+    probes.push(plain ?? (await probeWithSharp(input.data, { ...opts, field: input.field })));
     if (performance.now() - sliceStart > PROBE_SLICE_MS) {
       await new Promise<void>((resolve) => setImmediate(resolve));
       sliceStart = performance.now();
